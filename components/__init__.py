@@ -1,0 +1,1 @@
+"""fleetform: placement and platform planning plus Pulumi components for mixed-arch Docker fleets."""
