@@ -1,0 +1,35 @@
+# shellcheck shell=bash
+# The one place that fixes fleetform's environment. Sourced by the Makefile recipes,
+# scripts/* and (through tests/conftest.py) the test suite.
+FLEETFORM_ROOT="${FLEETFORM_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+
+# Pinned toolchain versions (see README "Toolchain").
+FLEETFORM_PULUMI_VERSION=v3.274.1
+FLEETFORM_COMMAND_VERSION=v1.2.1
+FLEETFORM_DOCKER_BUILD_VERSION=v0.0.22
+
+# Built toolchain lives outside the checkout so a fresh clone on the same machine reuses it.
+FLEETFORM_CACHE="${FLEETFORM_CACHE:-$HOME/.cache/fleetform}"
+FLEETFORM_TOOLCHAIN_DIR="${FLEETFORM_TOOLCHAIN_DIR:-$FLEETFORM_CACHE/toolchain/pulumi-$FLEETFORM_PULUMI_VERSION-command-$FLEETFORM_COMMAND_VERSION-docker-build-$FLEETFORM_DOCKER_BUILD_VERSION}"
+FLEETFORM_FLEET_DIR="${FLEETFORM_FLEET_DIR:-$FLEETFORM_CACHE/fleet}"
+
+if [ -x "$FLEETFORM_TOOLCHAIN_DIR/bin/pulumi" ]; then
+  PATH="$FLEETFORM_TOOLCHAIN_DIR/bin:$PATH"
+  # Plugins registered by scripts/bootstrap live beside the built CLI, not in ~/.pulumi.
+  PULUMI_HOME="${PULUMI_HOME:-$FLEETFORM_TOOLCHAIN_DIR/pulumi-home}"
+  export PULUMI_HOME
+fi
+
+# Offline defaults: nothing may try to reach get.pulumi.com or GitHub.
+PULUMI_SKIP_UPDATE_CHECK=true
+PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+# Embedded default backend: local files under the project, with a documented dev passphrase.
+PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$FLEETFORM_ROOT/.pulumi-state}"
+PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-fleetform-dev-passphrase}"
+# Only the Go module proxy; never fall back to fetching from GitHub directly.
+GOPROXY="${GOPROXY_FLEETFORM:-https://proxy.golang.org}"
+GOFLAGS=-mod=mod
+
+export FLEETFORM_ROOT FLEETFORM_PULUMI_VERSION FLEETFORM_COMMAND_VERSION FLEETFORM_DOCKER_BUILD_VERSION \
+  FLEETFORM_CACHE FLEETFORM_TOOLCHAIN_DIR FLEETFORM_FLEET_DIR PATH PULUMI_SKIP_UPDATE_CHECK \
+  PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION PULUMI_BACKEND_URL PULUMI_CONFIG_PASSPHRASE GOPROXY GOFLAGS
