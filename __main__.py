@@ -1,0 +1,104 @@
+"""fleetform's Pulumi program: read the stack settings, plan the deploy file, wire the components."""
+
+from __future__ import annotations
+
+import pulumi
+
+from components.accessory import Accessory, AccessoryArgs
+from components.app_image import AppImage, AppImageArgs
+from components.app_role import AppRole, AppRoleArgs
+from components.config import load_config
+from components.docker_host import DockerHost, DockerHostArgs, RegistryLogin
+from components.errors import DeployConfigError, PlanError
+from components.outputs import host_summary
+from components.plan import build_plan
+from components.stack_config import read_stack_settings
+
+
+def main() -> None:
+    config = pulumi.Config()
+    settings = read_stack_settings(config)
+    deploy = load_config(settings.deploy_file, settings.destination)
+    plan = build_plan(deploy, destination=settings.destination)
+
+    registry = None
+    if plan.registry is not None:
+        registry = RegistryLogin(
+            server=plan.registry.server,
+            username=plan.registry.username,
+            password=config.require_secret(plan.registry.password_secret),
+        )
+    secret_names = sorted({name for p in plan.placements for name in p.env_secret})
+    secret_env = {name: config.require_secret(name) for name in secret_names}
+
+    hosts = {}
+    for host in plan.hosts:
+        if host.host not in settings.host_keys:
+            raise DeployConfigError(f"{host.host}: no pinned host key (set fleetform:hostKeys)")
+        hosts[host.host] = DockerHost(
+            host.host,
+            DockerHostArgs(
+                address=host.host,
+                user=deploy.ssh.user,
+                port=deploy.ssh.port,
+                private_key=settings.ssh_private_key,
+                host_key=settings.host_keys[host.host],
+                declared_arch=host.arch,
+                declared_by=plan.declared_by(host.host),
+                registry=registry,
+            ),
+        )
+
+    repository = plan.app_repository
+    image = AppImage(
+        "app",
+        AppImageArgs(
+            repository=repository,
+            platforms=plan.builds,
+            context=plan.builder.context,
+            dockerfile=plan.builder.dockerfile,
+            build_args=dict(plan.builder.args),
+            registry=registry,
+        ),
+    )
+    roles = {
+        role: AppRole(
+            role,
+            AppRoleArgs(
+                role=role,
+                placements=plan.role_placements(role),
+                hosts=hosts,
+                repository=repository,
+                digests=image.digests,
+                secret_env=secret_env,
+                boot_limit=plan.boot_limit(role),
+                boot_wait=plan.boot.wait or 0,
+                readiness_timeout=settings.readiness_timeout,
+            ),
+        )
+        for role in plan.role_names
+    }
+    accessories = {
+        name: Accessory(
+            name,
+            AccessoryArgs(
+                accessory=name,
+                placements=plan.accessory_placements(name),
+                hosts=hosts,
+                secret_env=secret_env,
+                readiness_timeout=settings.readiness_timeout,
+            ),
+        )
+        for name in plan.accessory_names
+    }
+
+    pulumi.export("appDigests", image.digests)
+    pulumi.export("placements", plan.to_json()["placements"])
+    pulumi.export("hosts", host_summary(plan, hosts, image.digests, roles, accessories))
+
+
+try:
+    main()
+except (DeployConfigError, PlanError) as error:
+    # A config mistake is the user's to fix, not a crash: show the message, not a traceback.
+    raise pulumi.RunError(str(error)) from None

@@ -1,0 +1,66 @@
+"""AppImage: the app image, built and pushed once per platform that app roles need."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_docker_build as docker_build
+
+from components.docker_host import RegistryLogin
+
+
+@dataclass
+class AppImageArgs:
+    repository: str
+    """Fully qualified repository, e.g. `10.203.0.1:5000/fleetform/hello`."""
+    platforms: Sequence[str]
+    """Only the platforms the plan's app roles need (`linux/arm64`)."""
+    context: str
+    dockerfile: str
+    build_args: Mapping[str, str] = field(default_factory=dict)
+    registry: RegistryLogin | None = None
+
+
+class AppImage(pulumi.ComponentResource):
+    """The app image as a set of single-platform images, one digest per platform."""
+
+    digests: pulumi.Output[dict[str, str]]
+    """Platform (`linux/arm64`) to the digest of that platform's image manifest."""
+
+    def __init__(
+        self, name: str, args: AppImageArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("fleetform:index:AppImage", name, None, opts)
+        registries = []
+        if args.registry is not None:
+            registries.append(
+                docker_build.RegistryArgs(
+                    address=args.registry.server,
+                    username=args.registry.username,
+                    password=args.registry.password,
+                )
+            )
+        images: dict[str, docker_build.Image] = {}
+        for platform in args.platforms:
+            arch = platform.split("/", 1)[1]
+            # One build per platform, each pushed as a plain single-arch manifest: its digest
+            # is exactly what a host of that arch pulls, so no host can resolve another arch.
+            images[platform] = docker_build.Image(
+                f"{name}-{arch}",
+                tags=[f"{args.repository}:{arch}"],
+                context=docker_build.BuildContextArgs(location=args.context),
+                dockerfile=docker_build.DockerfileArgs(location=args.dockerfile),
+                platforms=[docker_build.Platform(platform)],
+                build_args=dict(args.build_args) or None,
+                push=True,
+                registries=registries or None,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        self.digests = (
+            pulumi.Output.all(**{platform: image.digest for platform, image in images.items()})
+            if images
+            else pulumi.Output.from_input({})
+        ).apply(dict)
+        self.register_outputs({"digests": self.digests})

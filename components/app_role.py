@@ -1,0 +1,80 @@
+"""AppRole: one app role's containers, each pulled by the digest of its own host's platform."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+from pulumi_command import remote
+
+from components.container import HostContainerArgs, host_container
+from components.docker_host import DockerHost
+from components.plan import Placement
+
+
+@dataclass
+class AppRoleArgs:
+    role: str
+    placements: Sequence[Placement]
+    """This role's placements, in boot order."""
+    hosts: Mapping[str, DockerHost]
+    repository: str
+    digests: pulumi.Output[dict[str, str]]
+    """Platform to digest, from AppImage (or promoted from another stack)."""
+    secret_env: Mapping[str, pulumi.Output[str]]
+    boot_limit: int | None = None
+    """Hosts per batch; each batch starts only after the previous one is ready."""
+    boot_wait: int = 0
+    readiness_timeout: int = 90
+
+
+def _reference(repository: str, digests: dict[str, str], platform: str, role: str) -> str:
+    if platform not in digests:
+        raise ValueError(f"servers/{role}: no app image digest for {platform} (got {sorted(digests)})")
+    return f"{repository}@{digests[platform]}"
+
+
+class AppRole(pulumi.ComponentResource):
+    """An app role (web, jobs) on its hosts; the app image reaches a host only through this."""
+
+    containers: pulumi.Output[dict[str, str]]
+    """Host to the id of the container this role runs there."""
+
+    def __init__(
+        self, name: str, args: AppRoleArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("fleetform:index:AppRole", name, None, opts)
+        limit = args.boot_limit or len(args.placements) or 1
+        previous_batch: list[remote.Command] = []
+        containers: dict[str, pulumi.Output[str]] = {}
+        for start in range(0, len(args.placements), limit):
+            batch: list[remote.Command] = []
+            for placement in args.placements[start : start + limit]:
+                if placement.platform is None:
+                    raise ValueError(f"servers/{args.role}: {placement.host} has no platform")
+                platform = placement.platform
+                reference = args.digests.apply(
+                    lambda digests, p=platform: _reference(args.repository, digests, p, args.role)
+                )
+                _, container = host_container(
+                    f"{name}-{placement.host}",
+                    HostContainerArgs(
+                        host=args.hosts[placement.host],
+                        placement=placement,
+                        reference=reference,
+                        platform=platform,
+                        secret_env={k: args.secret_env[k] for k in placement.env_secret},
+                        wait_before_start=args.boot_wait if start else 0,
+                        readiness_timeout=args.readiness_timeout,
+                        depends_on=previous_batch,
+                    ),
+                    parent=self,
+                )
+                batch.append(container)
+                containers[placement.host] = container.stdout
+            previous_batch = batch
+        self.containers = pulumi.Output.all(**containers).apply(dict) if containers else (
+            pulumi.Output.from_input({})
+        )
+        self.register_outputs({"containers": self.containers})

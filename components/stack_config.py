@@ -1,0 +1,55 @@
+"""Reads the stack's own settings: which deploy file, how to reach hosts, and its secrets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+
+from components.errors import DeployConfigError
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    deploy_file: str
+    destination: str | None
+    ssh_private_key: pulumi.Output[str]
+    host_keys: dict[str, str]
+    """Host to its pinned SSH public key (`ssh-ed25519 AAAA…`)."""
+    readiness_timeout: int
+
+
+def _read_known_hosts(path: Path) -> dict[str, str]:
+    keys: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        fields = line.split()
+        if len(fields) >= 3 and not line.startswith("#"):
+            for name in fields[0].split(","):
+                keys[name.strip("[]").split("]:")[0]] = f"{fields[1]} {fields[2]}"
+    return keys
+
+
+def read_stack_settings(config: pulumi.Config) -> StackSettings:
+    key_path = config.get("sshPrivateKeyPath")
+    if key_path:
+        path = Path(key_path).expanduser()
+        if not path.is_file():
+            raise DeployConfigError(f"fleetform:sshPrivateKeyPath: no such file (got '{key_path}')")
+        private_key = pulumi.Output.secret(path.read_text())
+    else:
+        private_key = config.require_secret("sshPrivateKey")
+    host_keys = dict(config.get_object("hostKeys") or {})
+    known_hosts = config.get("knownHostsFile")
+    if known_hosts:
+        path = Path(known_hosts).expanduser()
+        if not path.is_file():
+            raise DeployConfigError(f"fleetform:knownHostsFile: no such file (got '{known_hosts}')")
+        host_keys = {**_read_known_hosts(path), **host_keys}
+    return StackSettings(
+        deploy_file=config.get("deployFile") or "config/deploy.yml",
+        destination=config.get("destination") or None,
+        ssh_private_key=private_key,
+        host_keys=host_keys,
+        readiness_timeout=config.get_int("readinessTimeout") or 90,
+    )
