@@ -171,7 +171,11 @@ def container_create_script(spec: ContainerSpec) -> str:
     The predecessor's own Pulumi resource removes it after this succeeds (create before delete).
     """
     name = q(spec.name)
-    stop_previous = "yes" if spec.publishes_ports else "no"
+    if spec.publishes_ports:
+        stop_previous = 'if [ -n "$previous" ]; then docker stop $previous >/dev/null; fi'
+        restart_previous = 'if [ -n "$previous" ]; then docker start $previous >/dev/null; fi'
+    else:
+        stop_previous = restart_previous = ":"
     return f"""set -e
 umask 077
 mkdir -p {q(ENV_DIR)}
@@ -188,10 +192,10 @@ rollback() {{
   docker logs --tail 20 {name} >&2 2>&1 || true
   docker rm --force {name} >/dev/null 2>&1 || true
   rm -f {q(spec.env_file)}
-  if [ {stop_previous} = yes ] && [ -n "$previous" ]; then docker start $previous >/dev/null; fi
+  {restart_previous}
   exit 1
 }}
-if [ {stop_previous} = yes ] && [ -n "$previous" ]; then docker stop $previous >/dev/null; fi
+{stop_previous}
 {_join(docker_run_argv(spec))} >/dev/null || rollback "docker run failed"
 waited=0
 steady=0

@@ -1,0 +1,289 @@
+"""The seed scenario end to end: real CLI, real SSH, real engines on the embedded local fleet.
+
+Three arm64 hosts run the app roles, the amd64 host runs only Redis. The tests run in file order
+against one stack, from the first `up` to `destroy`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import secrets
+import shutil
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pulumi import automation as auto
+
+from tests.support import ROOT, host_address, inventory, pulumi_command, ssh
+
+pytestmark = pytest.mark.e2e
+
+STACK = "e2e-seed"
+APP_SECRET = "fleetform-e2e-" + secrets.token_hex(12)
+TIMINGS: dict[str, float] = {}
+
+
+def sample_config() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "config" / "deploy.yml").read_text())
+
+
+class SeedStack:
+    def __init__(self, stack: auto.Stack, deploy_file: Path) -> None:
+        self.stack = stack
+        self.deploy_file = deploy_file
+        self.config = sample_config()
+
+    def write(self, config: dict[str, Any]) -> None:
+        self.config = config
+        self.deploy_file.write_text(yaml.safe_dump(config))
+
+    def edited(self) -> dict[str, Any]:
+        return copy.deepcopy(self.config)
+
+    def up(self, label: str | None = None) -> auto.UpResult:
+        started = time.monotonic()
+        result = self.stack.up(color="never", on_output=lambda _line: None)
+        if label:
+            TIMINGS[label] = time.monotonic() - started
+        return result
+
+    def changed_resources(self) -> dict[str, str]:
+        """Resource name to operation, for every resource a preview would touch."""
+        changes: dict[str, str] = {}
+
+        def collect(event: auto.EngineEvent) -> None:
+            pre = event.resource_pre_event
+            if pre is not None and pre.metadata.op not in (auto.OpType.SAME, auto.OpType.READ):
+                changes[pre.metadata.urn.rsplit("::", 1)[1]] = pre.metadata.op.value
+
+        self.stack.preview(on_event=collect, color="never")
+        return changes
+
+
+@pytest.fixture(scope="module")
+def seed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeedStack]:
+    inv = inventory()
+    deploy_file = tmp_path_factory.mktemp("seed") / "deploy.yml"
+    stack = auto.create_or_select_stack(
+        stack_name=STACK,
+        work_dir=str(ROOT),
+        opts=auto.LocalWorkspaceOptions(pulumi_command=pulumi_command()),
+    )
+    seed = SeedStack(stack, deploy_file)
+    seed.write(sample_config())
+    password = Path(inv["registry_password_file"]).read_text().strip()
+    stack.set_all_config(
+        {
+            "fleetform:deployFile": auto.ConfigValue(str(deploy_file)),
+            "fleetform:sshPrivateKeyPath": auto.ConfigValue(inv["client_key"]),
+            "fleetform:knownHostsFile": auto.ConfigValue(inv["known_hosts"]),
+            "fleetform:REGISTRY_PASSWORD": auto.ConfigValue(password, secret=True),
+            "fleetform:APP_SECRET": auto.ConfigValue(APP_SECRET, secret=True),
+        }
+    )
+    yield seed
+    try:
+        stack.destroy(color="never", on_output=lambda _line: None)
+    finally:
+        stack.workspace.remove_stack(STACK)
+        (ROOT / "stacks" / f"Pulumi.{STACK}.yaml").unlink(missing_ok=True)
+        print("\nseed deploy timings (s): " + json.dumps({k: round(v, 1) for k, v in TIMINGS.items()}))
+
+
+def containers(address: str) -> list[dict[str, str]]:
+    out = ssh(
+        address,
+        "docker ps --filter label=fleetform.managed=true --format '{{.Names}} {{.Image}} {{.ID}}'",
+    ).stdout
+    rows = [line.split() for line in out.splitlines() if line.strip()]
+    return [{"name": r[0], "image": r[1], "id": r[2]} for r in rows]
+
+
+def image_arch(address: str, reference: str) -> str:
+    cmd = f"docker image inspect --format '{{{{.Architecture}}}}' {reference}"
+    return ssh(address, cmd).stdout.strip()
+
+
+def redis(command: str) -> str:
+    with socket.create_connection((host_address("h4"), 6379), timeout=10) as conn:
+        conn.sendall(command.encode() + b"\r\n")
+        return conn.recv(4096).decode()
+
+
+def test_first_up_places_app_on_arm64_and_redis_on_amd64(seed: SeedStack) -> None:
+    result = seed.up("first up")
+    assert result.summary.result == "succeeded"
+    for name in ("h1", "h2"):
+        running = containers(host_address(name))
+        assert [c["name"].rsplit("-", 1)[0] for c in running] == ["hello-web"]
+        assert image_arch(host_address(name), running[0]["image"]) == "arm64"
+    jobs = containers(host_address("h3"))
+    assert [c["name"].rsplit("-", 1)[0] for c in jobs] == ["hello-jobs"]
+    redis_host = containers(host_address("h4"))
+    assert [c["name"].rsplit("-", 1)[0] for c in redis_host] == ["hello-redis"]
+    assert image_arch(host_address("h4"), redis_host[0]["image"]) == "amd64"
+
+
+def test_amd64_redis_host_never_received_the_app_image(seed: SeedStack) -> None:
+    images = ssh(host_address("h4"), "docker images --format '{{.Repository}}'").stdout.split()
+    assert images, "expected at least the redis image"
+    assert not [image for image in images if image.endswith("fleetform/hello")]
+
+
+def test_outputs_name_digest_and_platform_per_host(seed: SeedStack) -> None:
+    outputs = seed.stack.outputs()
+    digests = outputs["appDigests"].value
+    assert list(digests) == ["linux/arm64"]
+    hosts = outputs["hosts"].value
+    web = hosts[host_address("h1")]["containers"][0]
+    assert web["platform"] == "linux/arm64"
+    assert web["image"].endswith("@" + digests["linux/arm64"])
+    assert hosts[host_address("h4")]["arch"] == "amd64"
+    assert hosts[host_address("h4")]["containers"][0]["platform"] == "linux/amd64"
+
+
+def test_web_answers_from_arm64(seed: SeedStack) -> None:
+    import urllib.request
+
+    for name in ("h1", "h2"):
+        with urllib.request.urlopen(f"http://{host_address(name)}/", timeout=15) as response:
+            assert response.read().decode().startswith("aarch64")
+
+
+def test_noop_preview_and_up_change_nothing(seed: SeedStack) -> None:
+    started = time.monotonic()
+    seed.stack.preview(expect_no_changes=True, color="never")
+    TIMINGS["no-op preview"] = time.monotonic() - started
+    result = seed.up("no-op up")
+    assert set(result.summary.resource_changes or {}) <= {"same"}
+
+
+def test_secrets_stay_out_of_state_and_process_lists(seed: SeedStack) -> None:
+    password = Path(inventory()["registry_password_file"]).read_text().strip()
+    state = seed.stack.export_stack().deployment
+    state_text = json.dumps(state)
+    assert APP_SECRET not in state_text
+    assert password not in state_text
+    for host in inventory()["hosts"]:
+        listing = ssh(host["address"], "ps -ef 2>/dev/null || ps").stdout
+        assert APP_SECRET not in listing and password not in listing
+    # The container does get its secret, through the mode-600 env file.
+    web = containers(host_address("h1"))[0]["name"]
+    env = ssh(host_address("h1"), f"docker exec {web} /bin/busybox env").stdout
+    assert f"APP_SECRET={APP_SECRET}" in env
+    mode = ssh(host_address("h1"), f"stat -c %a /root/.fleetform/env/{web}.env").stdout.strip()
+    assert mode == "600"
+
+
+def test_env_change_replaces_only_app_containers_and_keeps_redis_data(seed: SeedStack) -> None:
+    assert redis("SET fleetform-e2e kept").startswith("+OK")
+    redis_before = containers(host_address("h4"))
+    config = seed.edited()
+    config["env"]["clear"]["GREETING"] = "changed"
+    seed.write(config)
+    changes = seed.changed_resources()
+    replaced = {name for name, op in changes.items() if op in ("replace", "create-replacement")}
+    app_hosts = [host_address(h) for h in ("h1", "h2", "h3")]
+    expected = {f"web-{app_hosts[0]}", f"web-{app_hosts[1]}", f"jobs-{app_hosts[2]}"}
+    assert replaced == expected, changes
+    assert not [name for name in changes if name.startswith("redis")], changes
+    seed.up("env-change up")
+    assert containers(host_address("h4")) == redis_before
+    assert "kept" in redis("GET fleetform-e2e")
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://{app_hosts[0]}/", timeout=15) as response:
+        assert "changed" in response.read().decode()
+
+
+def test_redis_tag_change_replaces_only_redis(seed: SeedStack) -> None:
+    config = seed.edited()
+    config["accessories"]["redis"]["image"] = config["accessories"]["redis"]["image"].replace(
+        ":7.0", ":7"
+    )
+    seed.write(config)
+    changes = seed.changed_resources()
+    assert changes, "a new Redis tag must change something"
+    assert all(name.startswith("redis-") for name in changes), changes
+    seed.up()
+    assert "kept" in redis("GET fleetform-e2e")
+
+
+def test_wrong_declared_arch_fails_before_touching_the_host(seed: SeedStack) -> None:
+    before = containers(host_address("h4"))
+    good = seed.edited()
+    wrong = seed.edited()
+    wrong["accessories"]["redis"]["arch"] = "arm64"
+    seed.write(wrong)
+    with pytest.raises(auto.CommandError) as failure:
+        seed.stack.up(color="never", on_output=lambda _line: None)
+    assert f"{host_address('h4')}: declared arm64 (accessory redis) but the host is amd64" in str(
+        failure.value
+    )
+    assert containers(host_address("h4")) == before
+    seed.write(good)
+    assert seed.up().summary.result == "succeeded"
+    assert containers(host_address("h4")) == before
+
+
+def test_a_host_with_another_host_key_is_refused(tmp_path: Path) -> None:
+    from pulumi_command import remote
+
+    import pulumi
+
+    inv = inventory()
+    target = host_address("h1")
+    other_key = next(h for h in inv["hosts"] if h["address"] != target)["host_public_key"]
+
+    def program() -> None:
+        remote.Command(
+            "probe",
+            connection=remote.ConnectionArgs(
+                host=target,
+                user="root",
+                private_key=pulumi.Output.secret(Path(inv["client_key"]).read_text()),
+                host_key=other_key,
+                dial_error_limit=1,
+            ),
+            create="uname -m",
+        )
+
+    stack = auto.create_or_select_stack(
+        stack_name="e2e-hostkey",
+        project_name="fleetform-hostkey",
+        program=program,
+        opts=auto.LocalWorkspaceOptions(
+            pulumi_command=pulumi_command(), work_dir=str(tmp_path)
+        ),
+    )
+    try:
+        with pytest.raises(auto.CommandError) as failure:
+            stack.up(color="never", on_output=lambda _line: None)
+        assert "host key" in str(failure.value).lower()
+    finally:
+        stack.destroy(color="never", on_output=lambda _line: None)
+        stack.workspace.remove_stack("e2e-hostkey")
+
+
+def test_destroy_leaves_no_fleetform_containers(seed: SeedStack) -> None:
+    seed.stack.destroy(color="never", on_output=lambda _line: None)
+    for host in inventory()["hosts"]:
+        assert containers(host["address"]) == []
+
+
+def test_python_tracebacks_never_reach_users(seed: SeedStack) -> None:
+    config = seed.edited()
+    config["accessories"]["redis"]["arch"] = "arm"
+    seed.write(config)
+    with pytest.raises(auto.CommandError) as failure:
+        seed.stack.preview(color="never")
+    message = str(failure.value)
+    assert "accessories/redis/arch: must be one of amd64, arm64 (got 'arm')" in message
+    assert "Traceback" not in message
+    shutil.copy(ROOT / "config" / "deploy.yml", seed.deploy_file)

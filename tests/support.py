@@ -1,0 +1,58 @@
+"""Helpers shared by the suites that touch the local fleet and the real Pulumi CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def fleet_dir() -> Path:
+    return Path(os.environ["FLEETFORM_FLEET_DIR"])
+
+
+def inventory() -> dict[str, Any]:
+    return json.loads((fleet_dir() / "inventory.json").read_text())
+
+
+@dataclass(frozen=True)
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def ssh(address: str, command: str, *, check: bool = True, timeout: int = 120) -> Result:
+    """Runs a command on a fleet host with strict host-key checking against the fleet's known_hosts."""
+    inv = inventory()
+    argv = [
+        "ssh", "-n", "-i", inv["client_key"],
+        "-o", "BatchMode=yes",
+        "-o", "StrictHostKeyChecking=yes",
+        "-o", f"UserKnownHostsFile={inv['known_hosts']}",
+        "-o", "ConnectTimeout=10",
+        f"root@{address}", command,
+    ]  # fmt: skip
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    if check and done.returncode != 0:
+        raise AssertionError(f"ssh {address} {command!r} -> {done.returncode}: {done.stderr}")
+    return Result(done.returncode, done.stdout, done.stderr)
+
+
+def host_address(name: str) -> str:
+    return next(h["address"] for h in inventory()["hosts"] if h["name"] == name)
+
+
+def pulumi_command() -> Any:
+    from pulumi import automation
+
+    root = Path(os.environ["FLEETFORM_TOOLCHAIN_DIR"])
+    # A user's own stock CLI on PATH is used when the project did not build one.
+    if (root / "bin" / "pulumi").exists():
+        return automation.PulumiCommand(root=str(root))
+    return automation.PulumiCommand()
