@@ -1,0 +1,137 @@
+"""The toolchain from scripts/bootstrap: CLI, plugins and a file backend working together offline."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from pulumi import automation as auto
+
+from tests.support import pulumi_command
+
+pytestmark = pytest.mark.e2e
+
+PROJECT = "fleetform-toolchain-test"
+EXPECTED_PLUGINS = {
+    "command": os.environ["FLEETFORM_COMMAND_VERSION"].removeprefix("v"),
+    "docker-build": os.environ["FLEETFORM_DOCKER_BUILD_VERSION"].removeprefix("v"),
+}
+
+
+def built_toolchain() -> bool:
+    return (Path(os.environ["FLEETFORM_TOOLCHAIN_DIR"]) / "bin" / "pulumi").exists()
+
+
+def pulumi(*args: str) -> str:
+    done = subprocess.run(["pulumi", *args], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, f"pulumi {' '.join(args)} -> {done.returncode}: {done.stderr}"
+    return done.stdout
+
+
+@pytest.fixture
+def throwaway_stack(tmp_path: Path) -> Iterator[Callable[[str, auto.PulumiFn], auto.Stack]]:
+    """Creates stacks of an inline program on a file backend in tmp_path; destroys and removes them."""
+    backend = tmp_path / "state"
+    backend.mkdir()
+    created: list[auto.Stack] = []
+
+    def create(name: str, program: auto.PulumiFn) -> auto.Stack:
+        stack = auto.create_stack(
+            stack_name=name,
+            project_name=PROJECT,
+            program=program,
+            opts=auto.LocalWorkspaceOptions(
+                work_dir=str(tmp_path),
+                pulumi_command=pulumi_command(),
+                project_settings=auto.ProjectSettings(
+                    name=PROJECT,
+                    runtime="python",
+                    backend=auto.ProjectBackend(url=backend.as_uri()),
+                ),
+                env_vars={
+                    "PULUMI_BACKEND_URL": backend.as_uri(),
+                    "PULUMI_CONFIG_PASSPHRASE": "fleetform-toolchain-test",
+                },
+            ),
+        )
+        created.append(stack)
+        return stack
+
+    yield create
+    for stack in created:
+        stack.destroy(on_output=lambda _line: None)
+        stack.workspace.remove_stack(stack.name)
+
+
+def test_cli_is_the_pinned_build() -> None:
+    if not built_toolchain():
+        pytest.skip("a stock Pulumi CLI is in use; only the built toolchain is pinned")
+    assert pulumi("version").strip() == os.environ["FLEETFORM_PULUMI_VERSION"]
+
+
+def test_plugins_are_registered_at_the_pinned_versions() -> None:
+    if not built_toolchain():
+        pytest.skip("a stock Pulumi CLI acquires plugins itself")
+    installed = {
+        (plugin["name"], plugin["kind"], plugin["version"])
+        for plugin in json.loads(pulumi("plugin", "ls", "--json"))
+    }
+    for name, version in EXPECTED_PLUGINS.items():
+        assert (name, "resource", version) in installed, f"{name} {version} not in {installed}"
+
+
+def test_command_runs_through_preview_up_and_destroy(
+    throwaway_stack: Callable[[str, auto.PulumiFn], auto.Stack],
+) -> None:
+    def program() -> None:
+        import pulumi
+        import pulumi_command
+
+        hello = pulumi_command.local.Command("hello", create="echo hello-fleetform")
+        pulumi.export("stdout", hello.stdout)
+
+    stack = throwaway_stack("command", program)
+
+    preview = stack.preview(on_output=lambda _line: None)
+    # The stack resource itself plus the command.
+    assert preview.change_summary == {auto.OpType.CREATE: 2}
+
+    up = stack.up(on_output=lambda _line: None)
+    assert up.summary.result == "succeeded"
+    assert up.outputs["stdout"].value == "hello-fleetform"
+
+
+def test_docker_build_provider_plans_an_image(
+    throwaway_stack: Callable[[str, auto.PulumiFn], auto.Stack], tmp_path: Path
+) -> None:
+    context = tmp_path / "image"
+    context.mkdir()
+    (context / "Dockerfile").write_text("FROM scratch\n")
+
+    def program() -> None:
+        import pulumi_docker_build as docker_build
+
+        docker_build.Image(
+            "image",
+            push=False,
+            build_on_preview=False,
+            context=docker_build.BuildContextArgs(location=str(context)),
+            tags=["fleetform/toolchain-test:latest"],
+        )
+
+    planned: list[tuple[str, auto.OpType]] = []
+
+    def record(event: auto.EngineEvent) -> None:
+        if event.resource_pre_event is not None:
+            metadata = event.resource_pre_event.metadata
+            planned.append((metadata.type, metadata.op))
+
+    stack = throwaway_stack("docker-build", program)
+    stack.preview(on_output=lambda _line: None, on_event=record)
+
+    images = [op for resource_type, op in planned if resource_type == "docker-build:index:Image"]
+    assert images == [auto.OpType.CREATE]
