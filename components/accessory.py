@@ -43,8 +43,10 @@ class Accessory(pulumi.ComponentResource):
                 else host.arch.apply(lambda arch: f"linux/{arch}")
             )
             # Directories are bind mounts of host paths: they outlive every container.
-            volumes = [f"{host_path}:{container_path}" for host_path, container_path in
-                       placement.directories]
+            volumes = [
+                f"{host_path}:{container_path}"
+                for host_path, container_path in placement.directories
+            ]
             _, container = host_container(
                 f"{name}-{placement.host}",
                 HostContainerArgs(

@@ -31,7 +31,9 @@ class AppRoleArgs:
 
 def _reference(repository: str, digests: dict[str, str], platform: str, role: str) -> str:
     if platform not in digests:
-        raise ValueError(f"servers/{role}: no app image digest for {platform} (got {sorted(digests)})")
+        raise ValueError(
+            f"servers/{role}: no app image digest for {platform} (got {sorted(digests)})"
+        )
     return f"{repository}@{digests[platform]}"
 
 
@@ -74,7 +76,9 @@ class AppRole(pulumi.ComponentResource):
                 batch.append(container)
                 containers[placement.host] = container.stdout
             previous_batch = batch
-        self.containers = pulumi.Output.all(**containers).apply(dict) if containers else (
-            pulumi.Output.from_input({})
+        self.containers = (
+            pulumi.Output.all(**containers).apply(dict)
+            if containers
+            else (pulumi.Output.from_input({}))
         )
         self.register_outputs({"containers": self.containers})

@@ -58,7 +58,9 @@ def host_container(
         lambda values: dict(zip(secret_names, values, strict=True))
     )
     env_file = secret_values.apply(
-        lambda secrets: docker_scripts.env_file_content(placement.env_clear, sorted(secrets.items()))
+        lambda secrets: docker_scripts.env_file_content(
+            placement.env_clear, sorted(secrets.items())
+        )
     )
     # The version goes into the container name, which must change whenever the container is
     # replaced (old and new run side by side). It mixes secrets only through a hash, so it is

@@ -93,7 +93,9 @@ def seed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeedStack]:
     finally:
         stack.workspace.remove_stack(STACK)
         (ROOT / "stacks" / f"Pulumi.{STACK}.yaml").unlink(missing_ok=True)
-        print("\nseed deploy timings (s): " + json.dumps({k: round(v, 1) for k, v in TIMINGS.items()}))
+        print(
+            "\nseed deploy timings (s): " + json.dumps({k: round(v, 1) for k, v in TIMINGS.items()})
+        )
 
 
 def containers(address: str) -> list[dict[str, str]]:
@@ -258,9 +260,7 @@ def test_a_host_with_another_host_key_is_refused(tmp_path: Path) -> None:
         stack_name="e2e-hostkey",
         project_name="fleetform-hostkey",
         program=program,
-        opts=auto.LocalWorkspaceOptions(
-            pulumi_command=pulumi_command(), work_dir=str(tmp_path)
-        ),
+        opts=auto.LocalWorkspaceOptions(pulumi_command=pulumi_command(), work_dir=str(tmp_path)),
     )
     try:
         with pytest.raises(auto.CommandError) as failure:

@@ -27,7 +27,9 @@ def built_toolchain() -> bool:
 
 
 def pulumi(*args: str) -> str:
-    done = subprocess.run(["pulumi", *args], capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        ["pulumi", *args], capture_output=True, text=True, timeout=60, check=False
+    )
     assert done.returncode == 0, f"pulumi {' '.join(args)} -> {done.returncode}: {done.stderr}"
     return done.stdout
 

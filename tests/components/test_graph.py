@@ -1,0 +1,202 @@
+"""The resource graph of the sample deploy, built by the real __main__.py under Pulumi mocks."""
+
+from __future__ import annotations
+
+import asyncio
+import runpy
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+
+from components.docker_scripts import FAMILY_LABEL
+
+pytestmark = pytest.mark.components
+
+ROOT = Path(__file__).resolve().parents[2]
+SEED_ARCH = {"10.203.0.11": "arm64", "10.203.0.12": "arm64", "10.203.0.13": "arm64",
+             "10.203.0.14": "amd64"}  # fmt: skip
+DIGEST = "sha256:" + "ab" * 32
+
+
+SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d"
+
+
+def connection(inputs: dict[str, Any]) -> dict[str, Any]:
+    """The SSH connection of a command; it arrives as a secret because it holds the key."""
+    value: dict[str, Any] = inputs["connection"]
+    return value["value"] if SECRET_SIGNATURE in value else value
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Records every custom resource; the probe answers with the seed fleet's real arches."""
+
+    def __init__(self) -> None:
+        self.created: list[pulumi.runtime.MockResourceArgs] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        self.created.append(args)
+        outputs = dict(args.inputs)
+        if args.typ == "command:remote:Command":
+            outputs["stdout"] = SEED_ARCH[connection(args.inputs)["host"]] + "\n"
+        if args.typ == "docker-build:index:Image":
+            outputs["digest"] = DIGEST
+        return f"{args.name}-id", outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        return {}
+
+
+class Recorded:
+    def __init__(self) -> None:
+        self.resources: dict[
+            str, tuple[pulumi.Resource, pulumi.ResourceOptions, dict[str, Any]]
+        ] = {}
+        self.direct: dict[str, set[str]] = {}
+
+    def transformation(
+        self, args: pulumi.ResourceTransformationArgs
+    ) -> pulumi.ResourceTransformationResult | None:
+        self.resources[args.name] = (args.resource, args.opts, dict(args.props))
+        return None
+
+    async def resolve(self) -> None:
+        """Names of everything each resource waits for: explicit depends_on and data dependencies.
+
+        Runs on the program's own event loop, where the outputs' futures live.
+        """
+        for name, (_, opts, props) in self.resources.items():
+            found: set[pulumi.Resource] = set(opts.depends_on or [])  # type: ignore[arg-type]
+            for value in _outputs_in(props):
+                found |= await value.resources()
+            self.direct[name] = {resource._name for resource in found}  # noqa: SLF001
+
+    def transitive(self, name: str) -> set[str]:
+        seen: set[str] = set()
+        todo = [name]
+        while todo:
+            for dependency in self.direct[todo.pop()]:
+                if dependency not in seen and dependency in self.resources:
+                    seen.add(dependency)
+                    todo.append(dependency)
+        return seen
+
+
+def _outputs_in(value: Any) -> Iterator[pulumi.Output[Any]]:
+    if isinstance(value, pulumi.Output):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _outputs_in(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _outputs_in(item)
+
+
+@pytest.fixture(scope="module")
+def graph(tmp_path_factory: pytest.TempPathFactory) -> tuple[RecordingMocks, Recorded]:
+    keys = tmp_path_factory.mktemp("keys")
+    (keys / "id").write_text("not-a-real-key")
+    (keys / "known_hosts").write_text(
+        "".join(f"{host} ssh-ed25519 AAAAkey{host}\n" for host in SEED_ARCH)
+    )
+    mocks = RecordingMocks()
+    recorded = Recorded()
+    pulumi.runtime.set_mocks(mocks, project="fleetform", stack="unit", preview=False)
+    for key, value in {
+        "deployFile": str(ROOT / "config" / "deploy.yml"),
+        "sshPrivateKeyPath": str(keys / "id"),
+        "knownHostsFile": str(keys / "known_hosts"),
+        "REGISTRY_PASSWORD": "registry-pass",
+        "APP_SECRET": "app-secret",
+    }.items():
+        pulumi.runtime.set_config(f"fleetform:{key}", value)
+
+    @pulumi.runtime.test
+    def run() -> pulumi.Output[Any]:
+        pulumi.runtime.register_stack_transformation(recorded.transformation)
+        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+        return pulumi.Output.from_input(asyncio.ensure_future(recorded.resolve()))
+
+    run()
+    return mocks, recorded
+
+
+def commands(mocks: RecordingMocks, suffix: str = "") -> dict[str, dict[str, Any]]:
+    return {
+        r.name: r.inputs
+        for r in mocks.created
+        if r.typ == "command:remote:Command" and r.name.endswith(suffix)
+    }
+
+
+def test_components_have_fleetform_type_tokens(graph: tuple[RecordingMocks, Recorded]) -> None:
+    _, recorded = graph
+    types = {type(res).__name__: res for res, _, _ in recorded.resources.values()}
+    for name in ("DockerHost", "AppImage", "AppRole", "Accessory"):
+        assert name in types
+    assert recorded.resources["web"][0]._type == "fleetform:index:AppRole"  # noqa: SLF001
+
+
+def test_app_image_is_built_only_for_arm64(graph: tuple[RecordingMocks, Recorded]) -> None:
+    mocks, _ = graph
+    images = [r for r in mocks.created if r.typ == "docker-build:index:Image"]
+    assert [(r.name, r.inputs["platforms"]) for r in images] == [("app-arm64", ["linux/arm64"])]
+
+
+def test_no_app_image_pull_on_the_amd64_host(graph: tuple[RecordingMocks, Recorded]) -> None:
+    mocks, _ = graph
+    on_redis_host = [
+        inputs["create"]
+        for inputs in commands(mocks).values()
+        if connection(inputs)["host"] == "10.203.0.14"
+    ]
+    assert on_redis_host, "the amd64 host must still be probed and run redis"
+    assert not [script for script in on_redis_host if "fleetform/hello" in script]
+
+
+def test_each_pull_carries_the_platform_of_its_host(graph: tuple[RecordingMocks, Recorded]) -> None:
+    mocks, _ = graph
+    pulls = commands(mocks, "-pull")
+    assert set(pulls) == {
+        "web-10.203.0.11-pull", "web-10.203.0.12-pull", "jobs-10.203.0.13-pull",
+        "redis-10.203.0.14-pull",
+    }  # fmt: skip
+    for name, inputs in pulls.items():
+        arch = SEED_ARCH[connection(inputs)["host"]]
+        assert f"--platform linux/{arch}" in inputs["create"], name
+    assert f"fleetform/hello@{DIGEST}" in pulls["web-10.203.0.11-pull"]["create"]
+
+
+def test_containers_carry_family_label_and_triggers(graph: tuple[RecordingMocks, Recorded]) -> None:
+    mocks, _ = graph
+    web = commands(mocks)["web-10.203.0.11"]
+    assert f"{FAMILY_LABEL}=hello-web" in web["create"]
+    assert web["triggers"][0] == f"10.203.0.1:5000/fleetform/hello@{DIGEST}"
+    # sshd refuses unknown env vars, so previous output must never be sent as SSH setenv.
+    assert web["addPreviousOutputInEnv"] is False
+
+
+def test_redis_waits_for_its_probe_and_never_for_the_app_image(
+    graph: tuple[RecordingMocks, Recorded],
+) -> None:
+    _, recorded = graph
+    waits_for = recorded.transitive("redis-10.203.0.14")
+    assert "10.203.0.14-probe" in waits_for
+    assert "app-arm64" not in waits_for
+    assert not [name for name in waits_for if name.startswith(("web-", "jobs-"))]
+
+
+def test_web_waits_for_app_image_and_probe_of_its_host(
+    graph: tuple[RecordingMocks, Recorded],
+) -> None:
+    _, recorded = graph
+    waits_for = recorded.transitive("web-10.203.0.11")
+    assert {"app-arm64", "10.203.0.11-probe", "10.203.0.11-registry-login"} <= waits_for
+
+
+def test_boot_limit_one_chains_web_hosts(graph: tuple[RecordingMocks, Recorded]) -> None:
+    _, recorded = graph
+    assert "web-10.203.0.11" in recorded.direct["web-10.203.0.12-pull"]
