@@ -201,13 +201,14 @@ waited=0
 steady=0
 while :; do
   state=$(docker inspect --format \
-    '{{{{.State.Status}}}}{{{{if .State.Health}}}}/{{{{.State.Health.Status}}}}{{{{end}}}}' \
+    '{{{{.State.Status}}}}{{{{if .State.Health}}}}/{{{{.State.Health.Status}}}}{{{{end}}}} {{{{.RestartCount}}}}' \
     {name} 2>/dev/null || echo missing)
+  # A restart means the process died: with a restart policy it may look "running" again later.
   case "$state" in
-    running/healthy) break ;;
-    running) steady=$((steady + 1)); [ "$steady" -ge 3 ] && break ;;
-    running/starting) ;;
-    *) rollback "container is $state, not running" ;;
+    "running/healthy 0") break ;;
+    "running 0") steady=$((steady + 1)); [ "$steady" -ge 3 ] && break ;;
+    "running/starting 0") steady=0 ;;
+    *) rollback "container is $state (status, restarts), not running" ;;
   esac
   waited=$((waited + 1))
   [ "$waited" -lt {spec.readiness_timeout} ] || rollback "not ready after {spec.readiness_timeout}s"
