@@ -208,7 +208,7 @@ while :; do
     "running/healthy 0") break ;;
     "running 0") steady=$((steady + 1)); [ "$steady" -ge 3 ] && break ;;
     "running/starting 0") steady=0 ;;
-    *) rollback "container is $state (status, restarts), not running" ;;
+    *) rollback "exited or restarted (status and restart count: $state)" ;;
   esac
   waited=$((waited + 1))
   [ "$waited" -lt {spec.readiness_timeout} ] || rollback "not ready after {spec.readiness_timeout}s"
