@@ -6,11 +6,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
-from pulumi_command import remote
-
 from components.container import HostContainerArgs, host_container
 from components.docker_host import DockerHost
 from components.plan import Placement
+from components.ssh_command import SshCommand
 
 
 @dataclass
@@ -48,10 +47,10 @@ class AppRole(pulumi.ComponentResource):
     ) -> None:
         super().__init__("fleetform:index:AppRole", name, None, opts)
         limit = args.boot_limit or len(args.placements) or 1
-        previous_batch: list[remote.Command] = []
+        previous_batch: list[SshCommand] = []
         containers: dict[str, pulumi.Output[str]] = {}
         for start in range(0, len(args.placements), limit):
-            batch: list[remote.Command] = []
+            batch: list[SshCommand] = []
             for placement in args.placements[start : start + limit]:
                 if placement.platform is None:
                     raise ValueError(f"servers/{args.role}: {placement.host} has no platform")

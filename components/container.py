@@ -8,11 +8,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
-from pulumi_command import remote
-
 from components import docker_scripts
 from components.docker_host import DockerHost
 from components.plan import Placement
+from components.ssh_command import SshCommand
 
 
 @dataclass
@@ -37,11 +36,11 @@ def _version(reference: str, platform: str, config_hash: str, secrets: Mapping[s
 
 def host_container(
     name: str, args: HostContainerArgs, parent: pulumi.Resource
-) -> tuple[remote.Command, remote.Command]:
+) -> tuple[SshCommand, SshCommand]:
     """Creates `<name>-pull` and `<name>` for one placement and returns (pull, container)."""
     placement = args.placement
     host = args.host
-    pull = remote.Command(
+    pull = SshCommand(
         f"{name}-pull",
         connection=host.connection,
         create=pulumi.Output.all(args.reference, args.platform).apply(
@@ -49,7 +48,6 @@ def host_container(
         ),
         delete=pulumi.Output.from_input(args.reference).apply(docker_scripts.remove_image_script),
         triggers=[args.reference, args.platform],
-        add_previous_output_in_env=False,
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[*host.ready, *args.depends_on]),
     )
 
@@ -85,14 +83,13 @@ def host_container(
             wait_before_start=args.wait_before_start,
         )
     )
-    container = remote.Command(
+    container = SshCommand(
         name,
         connection=host.connection,
         create=spec.apply(docker_scripts.container_create_script),
         delete=spec.apply(lambda s: docker_scripts.container_delete_script(s.name)),
         stdin=env_file,
         triggers=[args.reference, args.platform, placement.config_hash, version],
-        add_previous_output_in_env=False,
         # The create script prints only the container id; stdout never holds env values.
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[pull, *host.ready]),
     )

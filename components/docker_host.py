@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-from pulumi_command import remote
-
 from components import docker_scripts
+from components.ssh_command import SshCommand, SshConnection
 
 
 @dataclass(frozen=True)
@@ -41,7 +40,7 @@ class DockerHost(pulumi.ComponentResource):
 
     arch: pulumi.Output[str]
     """The architecture the host really has (`amd64`/`arm64`), read by the probe."""
-    connection: remote.ConnectionArgs
+    connection: SshConnection
     ready: list[pulumi.Resource]
     """Resources every container on this host must wait for."""
 
@@ -50,7 +49,7 @@ class DockerHost(pulumi.ComponentResource):
     ) -> None:
         super().__init__("fleetform:index:DockerHost", name, None, opts)
         self.address = args.address
-        self.connection = remote.ConnectionArgs(
+        self.connection = SshConnection(
             host=args.address,
             port=args.port,
             user=args.user,
@@ -60,35 +59,32 @@ class DockerHost(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         # The probe only re-runs when the host or its declared arch changes, so a no-op
         # preview stays a no-op; the arch check itself happens on the host (see probe_script).
-        probe = remote.Command(
+        probe = SshCommand(
             f"{name}-probe",
             connection=self.connection,
             create=docker_scripts.probe_script(args.address, args.declared_arch, args.declared_by),
             triggers=[args.address, args.declared_arch or "probe"],
-            add_previous_output_in_env=False,
             opts=child,
         )
         self.arch = probe.stdout.apply(lambda out: docker_scripts.normalise_machine(out))
         after_probe = pulumi.ResourceOptions(parent=self, depends_on=[probe])
-        network = remote.Command(
+        network = SshCommand(
             f"{name}-network",
             connection=self.connection,
             create=docker_scripts.network_create_script(),
             delete=docker_scripts.network_delete_script(),
-            add_previous_output_in_env=False,
             opts=after_probe,
         )
         self.ready = [probe, network]
         if args.registry is not None:
-            login = remote.Command(
+            login = SshCommand(
                 f"{name}-registry-login",
                 connection=self.connection,
                 create=docker_scripts.login_script(args.registry.server, args.registry.username),
                 delete=docker_scripts.logout_script(args.registry.server),
                 stdin=args.registry.password,
                 triggers=[args.registry.server, args.registry.username, args.registry.password],
-                add_previous_output_in_env=False,
-                opts=after_probe,
+                    opts=after_probe,
             )
             self.ready.append(login)
         self.register_outputs({"arch": self.arch})

@@ -17,7 +17,9 @@ if [ -x "$FLEETFORM_TOOLCHAIN_DIR/bin/pulumi" ]; then
   PATH="$FLEETFORM_TOOLCHAIN_DIR/bin:$PATH"
   # Plugins registered by scripts/bootstrap live beside the built CLI, not in ~/.pulumi.
   PULUMI_HOME="${PULUMI_HOME:-$FLEETFORM_TOOLCHAIN_DIR/pulumi-home}"
-  export PULUMI_HOME
+  # The fallback language host (docs/toolchain.md) predates the `virtualenv` runtime option.
+  PULUMI_PYTHON_CMD="${PULUMI_PYTHON_CMD:-$FLEETFORM_ROOT/.venv/bin/python}"
+  export PULUMI_HOME PULUMI_PYTHON_CMD
 fi
 
 # Offline defaults: nothing may try to reach get.pulumi.com or GitHub.

@@ -21,6 +21,7 @@ SEED_ARCH = {"10.203.0.11": "arm64", "10.203.0.12": "arm64", "10.203.0.13": "arm
 DIGEST = "sha256:" + "ab" * 32
 
 
+SSH_COMMAND = "pulumi-python:dynamic/fleetform:SshCommand"
 SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d"
 
 
@@ -39,7 +40,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         self.created.append(args)
         outputs = dict(args.inputs)
-        if args.typ == "command:remote:Command":
+        if args.typ == SSH_COMMAND:
             outputs["stdout"] = SEED_ARCH[connection(args.inputs)["host"]] + "\n"
         if args.typ == "docker-build:index:Image":
             outputs["digest"] = DIGEST
@@ -128,7 +129,7 @@ def commands(mocks: RecordingMocks, suffix: str = "") -> dict[str, dict[str, Any
     return {
         r.name: r.inputs
         for r in mocks.created
-        if r.typ == "command:remote:Command" and r.name.endswith(suffix)
+        if r.typ == SSH_COMMAND and r.name.endswith(suffix)
     }
 
 
@@ -175,8 +176,6 @@ def test_containers_carry_family_label_and_triggers(graph: tuple[RecordingMocks,
     web = commands(mocks)["web-10.203.0.11"]
     assert f"{FAMILY_LABEL}=hello-web" in web["create"]
     assert web["triggers"][0] == f"10.203.0.1:5000/fleetform/hello@{DIGEST}"
-    # sshd refuses unknown env vars, so previous output must never be sent as SSH setenv.
-    assert web["addPreviousOutputInEnv"] is False
 
 
 def test_redis_waits_for_its_probe_and_never_for_the_app_image(
