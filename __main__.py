@@ -10,7 +10,7 @@ from components.app_role import AppRole, AppRoleArgs
 from components.config import load_config
 from components.docker_host import DockerHost, DockerHostArgs, RegistryLogin
 from components.errors import DeployConfigError, PlanError
-from components.outputs import host_summary
+from components.outputs import host_summary, placement_table
 from components.plan import build_plan
 from components.stack_config import read_stack_settings
 
@@ -50,17 +50,27 @@ def main() -> None:
         )
 
     repository = plan.app_repository
-    image = AppImage(
-        "app",
-        AppImageArgs(
-            repository=repository,
-            platforms=plan.builds,
-            context=plan.builder.context,
-            dockerfile=plan.builder.dockerfile,
-            build_args=dict(plan.builder.args),
-            registry=registry,
-        ),
-    )
+    if settings.app_digests is not None:
+        # Pinned digests (promotion, rollback): deploy exactly these bytes and build nothing.
+        missing = [p for p in plan.builds if p not in settings.app_digests]
+        if missing:
+            raise DeployConfigError(
+                f"fleetform:appDigests: no digest for {', '.join(missing)}, which the roles need "
+                f"(got {', '.join(sorted(settings.app_digests))})"
+            )
+        digests = pulumi.Output.from_input(settings.app_digests)
+    else:
+        digests = AppImage(
+            "app",
+            AppImageArgs(
+                repository=repository,
+                platforms=plan.builds,
+                context=plan.builder.context,
+                dockerfile=plan.builder.dockerfile,
+                build_args=dict(plan.builder.args),
+                registry=registry,
+            ),
+        ).digests
     roles = {
         role: AppRole(
             role,
@@ -69,7 +79,7 @@ def main() -> None:
                 placements=plan.role_placements(role),
                 hosts=hosts,
                 repository=repository,
-                digests=image.digests,
+                digests=digests,
                 secret_env=secret_env,
                 boot_limit=plan.boot_limit(role),
                 boot_wait=plan.boot.wait or 0,
@@ -92,9 +102,9 @@ def main() -> None:
         for name in plan.accessory_names
     }
 
-    pulumi.export("appDigests", image.digests)
-    pulumi.export("placements", plan.to_json()["placements"])
-    pulumi.export("hosts", host_summary(plan, hosts, image.digests, roles, accessories))
+    pulumi.export("appDigests", digests)
+    pulumi.export("placements", placement_table(plan))
+    pulumi.export("hosts", host_summary(plan, hosts, digests, roles, accessories))
 
 
 try:

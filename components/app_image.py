@@ -56,6 +56,9 @@ class AppImage(pulumi.ComponentResource):
                 build_args=dict(args.build_args) or None,
                 push=True,
                 registries=registries or None,
+                # The engine's own builder: a buildx container builder would pull moby/buildkit,
+                # and no public registry is reachable from the fleet's machines.
+                builder=docker_build.BuilderConfigArgs(name="default"),
                 opts=pulumi.ResourceOptions(parent=self),
             )
         self.digests = (

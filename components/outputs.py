@@ -13,6 +13,17 @@ from components.docker_host import DockerHost
 from components.plan import Plan
 
 
+_PLACEMENT_KEYS = ("host", "kind", "name", "image", "platform", "container")
+
+
+def placement_table(plan: Plan) -> list[dict[str, Any]]:
+    """The plan's placements with the columns of `python -m components plan`."""
+    return [
+        {key: value for key, value in p.to_json().items() if key in _PLACEMENT_KEYS}
+        for p in plan.placements
+    ]
+
+
 def host_summary(
     plan: Plan,
     hosts: Mapping[str, DockerHost],

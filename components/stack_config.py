@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,34 @@ class StackSettings:
     host_keys: dict[str, str]
     """Host to its pinned SSH public key (`ssh-ed25519 AAAA…`)."""
     readiness_timeout: int
+    app_digests: dict[str, str] | None
+    """Pinned app image digests per platform: deploy these bytes and build nothing."""
+
+
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_PLATFORM = re.compile(r"^linux/(amd64|arm64)$")
+
+
+def _read_app_digests(config: pulumi.Config) -> dict[str, str] | None:
+    pinned = config.get_object("appDigests")
+    if pinned is None:
+        return None
+    if not isinstance(pinned, dict) or not pinned:
+        raise DeployConfigError(
+            f"fleetform:appDigests: must map platforms to digests (got {pinned!r})"
+        )
+    for platform, digest in pinned.items():
+        if not _PLATFORM.match(str(platform)):
+            raise DeployConfigError(
+                f"fleetform:appDigests: platform must be linux/amd64 or linux/arm64 "
+                f"(got '{platform}')"
+            )
+        if not isinstance(digest, str) or not _DIGEST.match(digest):
+            raise DeployConfigError(
+                f"fleetform:appDigests/{platform}: must be a sha256:<64 hex> digest, never a tag "
+                f"(got {digest!r})"
+            )
+    return dict(pinned)
 
 
 def _read_known_hosts(path: Path) -> dict[str, str]:
@@ -52,4 +81,5 @@ def read_stack_settings(config: pulumi.Config) -> StackSettings:
         ssh_private_key=private_key,
         host_keys=host_keys,
         readiness_timeout=config.get_int("readinessTimeout") or 90,
+        app_digests=_read_app_digests(config),
     )
