@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -21,6 +22,18 @@ class AppImageArgs:
     dockerfile: str
     build_args: Mapping[str, str] = field(default_factory=dict)
     registry: RegistryLogin | None = None
+
+
+def _builder() -> docker_build.BuilderConfigArgs | None:
+    """The buildx builder to build with: `FLEETFORM_BUILDX_BUILDER` (set by scripts/env.sh).
+
+    The provider refuses the engine's legacy `docker` builder and, given no builder, creates a
+    `docker-container` one that pulls moby/buildkit from Docker Hub, which the fleet's machine
+    cannot reach. scripts/buildkit runs a BuildKit daemon built from Go modules and registers it
+    as a buildx `remote` builder of that name. Unset (a stock setup), the provider chooses.
+    """
+    name = os.environ.get("FLEETFORM_BUILDX_BUILDER")
+    return docker_build.BuilderConfigArgs(name=name) if name else None
 
 
 class AppImage(pulumi.ComponentResource):
@@ -56,9 +69,7 @@ class AppImage(pulumi.ComponentResource):
                 build_args=dict(args.build_args) or None,
                 push=True,
                 registries=registries or None,
-                # The engine's own builder: a buildx container builder would pull moby/buildkit,
-                # and no public registry is reachable from the fleet's machines.
-                builder=docker_build.BuilderConfigArgs(name="default"),
+                builder=_builder(),
                 opts=pulumi.ResourceOptions(parent=self),
             )
         self.digests = (

@@ -84,7 +84,7 @@ class DockerHost(pulumi.ComponentResource):
                 delete=docker_scripts.logout_script(args.registry.server),
                 stdin=args.registry.password,
                 triggers=[args.registry.server, args.registry.username, args.registry.password],
-                    opts=after_probe,
+                opts=after_probe,
             )
             self.ready.append(login)
         self.register_outputs({"arch": self.arch})

@@ -125,7 +125,9 @@ class _SshCommandProvider(ResourceProvider):
         return CreateResult(resource_id, {**props, "stdout": stdout.strip(), "stderr": stderr})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        replaces = [key for key in _REPLACE_ON if _fingerprint(olds, key) != _fingerprint(news, key)]
+        replaces = [
+            key for key in _REPLACE_ON if _fingerprint(olds, key) != _fingerprint(news, key)
+        ]
         old_connection, new_connection = olds.get("connection", {}), news.get("connection", {})
         replaces += [
             f"connection.{key}"

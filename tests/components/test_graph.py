@@ -127,9 +127,7 @@ def graph(tmp_path_factory: pytest.TempPathFactory) -> tuple[RecordingMocks, Rec
 
 def commands(mocks: RecordingMocks, suffix: str = "") -> dict[str, dict[str, Any]]:
     return {
-        r.name: r.inputs
-        for r in mocks.created
-        if r.typ == SSH_COMMAND and r.name.endswith(suffix)
+        r.name: r.inputs for r in mocks.created if r.typ == SSH_COMMAND and r.name.endswith(suffix)
     }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import secrets
 import shutil
 import socket
@@ -53,14 +54,15 @@ class SeedStack:
             TIMINGS[label] = time.monotonic() - started
         return result
 
-    def changed_resources(self) -> dict[str, str]:
-        """Resource name to operation, for every resource a preview would touch."""
-        changes: dict[str, str] = {}
+    def changed_resources(self) -> dict[str, set[str]]:
+        """Resource name to its operations, for every resource a preview would touch."""
+        changes: dict[str, set[str]] = {}
 
         def collect(event: auto.EngineEvent) -> None:
             pre = event.resource_pre_event
             if pre is not None and pre.metadata.op not in (auto.OpType.SAME, auto.OpType.READ):
-                changes[pre.metadata.urn.rsplit("::", 1)[1]] = pre.metadata.op.value
+                name = pre.metadata.urn.rsplit("::", 1)[1]
+                changes.setdefault(name, set()).add(pre.metadata.op.value)
 
         self.stack.preview(on_event=collect, color="never")
         return changes
@@ -107,8 +109,10 @@ def containers(address: str) -> list[dict[str, str]]:
     return [{"name": r[0], "image": r[1], "id": r[2]} for r in rows]
 
 
-def image_arch(address: str, reference: str) -> str:
-    cmd = f"docker image inspect --format '{{{{.Architecture}}}}' {reference}"
+def image_arch(address: str, container: str) -> str:
+    """The architecture of the image a running container was created from."""
+    image = ssh(address, f"docker inspect --format '{{{{.Image}}}}' {container}").stdout.strip()
+    cmd = f"docker image inspect --format '{{{{.Architecture}}}}' {image}"
     return ssh(address, cmd).stdout.strip()
 
 
@@ -124,12 +128,12 @@ def test_first_up_places_app_on_arm64_and_redis_on_amd64(seed: SeedStack) -> Non
     for name in ("h1", "h2"):
         running = containers(host_address(name))
         assert [c["name"].rsplit("-", 1)[0] for c in running] == ["hello-web"]
-        assert image_arch(host_address(name), running[0]["image"]) == "arm64"
+        assert image_arch(host_address(name), running[0]["name"]) == "arm64"
     jobs = containers(host_address("h3"))
     assert [c["name"].rsplit("-", 1)[0] for c in jobs] == ["hello-jobs"]
     redis_host = containers(host_address("h4"))
     assert [c["name"].rsplit("-", 1)[0] for c in redis_host] == ["hello-redis"]
-    assert image_arch(host_address("h4"), redis_host[0]["image"]) == "amd64"
+    assert image_arch(host_address("h4"), redis_host[0]["name"]) == "amd64"
 
 
 def test_amd64_redis_host_never_received_the_app_image(seed: SeedStack) -> None:
@@ -168,10 +172,14 @@ def test_noop_preview_and_up_change_nothing(seed: SeedStack) -> None:
 
 def test_secrets_stay_out_of_state_and_process_lists(seed: SeedStack) -> None:
     password = Path(inventory()["registry_password_file"]).read_text().strip()
-    state = seed.stack.export_stack().deployment
-    state_text = json.dumps(state)
-    assert APP_SECRET not in state_text
-    assert password not in state_text
+    # Every file the backend wrote for this project: state, backups and history.
+    backend = Path(os.environ["PULUMI_BACKEND_URL"].removeprefix("file://")) / ".pulumi"
+    files = [path for path in backend.rglob("*") if path.is_file()]
+    assert any(path.name == f"{STACK}.json" for path in files)
+    for path in files:
+        text = path.read_text(errors="replace")
+        assert APP_SECRET not in text, path
+        assert password not in text, path
     for host in inventory()["hosts"]:
         listing = ssh(host["address"], "ps -ef 2>/dev/null || ps").stdout
         assert APP_SECRET not in listing and password not in listing
@@ -190,7 +198,7 @@ def test_env_change_replaces_only_app_containers_and_keeps_redis_data(seed: Seed
     config["env"]["clear"]["GREETING"] = "changed"
     seed.write(config)
     changes = seed.changed_resources()
-    replaced = {name for name, op in changes.items() if op in ("replace", "create-replacement")}
+    replaced = {name for name, ops in changes.items() if "replace" in ops}
     app_hosts = [host_address(h) for h in ("h1", "h2", "h3")]
     expected = {f"web-{app_hosts[0]}", f"web-{app_hosts[1]}", f"jobs-{app_hosts[2]}"}
     assert replaced == expected, changes
@@ -235,23 +243,25 @@ def test_wrong_declared_arch_fails_before_touching_the_host(seed: SeedStack) -> 
 
 
 def test_a_host_with_another_host_key_is_refused(tmp_path: Path) -> None:
-    from pulumi_command import remote
-
-    import pulumi
-
     inv = inventory()
     target = host_address("h1")
-    other_key = next(h for h in inv["hosts"] if h["address"] != target)["host_public_key"]
+    keys = {h["address"]: h["host_public_key"] for h in inv["hosts"]}
+    other_key = next(key for address, key in keys.items() if address != target)
+    pinned = {"key": other_key}
 
     def program() -> None:
-        remote.Command(
+        import pulumi
+
+        from components.ssh_command import SshCommand, SshConnection
+
+        SshCommand(
             "probe",
-            connection=remote.ConnectionArgs(
+            connection=SshConnection(
                 host=target,
+                port=22,
                 user="root",
                 private_key=pulumi.Output.secret(Path(inv["client_key"]).read_text()),
-                host_key=other_key,
-                dial_error_limit=1,
+                host_key=pinned["key"],
             ),
             create="uname -m",
         )
@@ -260,12 +270,20 @@ def test_a_host_with_another_host_key_is_refused(tmp_path: Path) -> None:
         stack_name="e2e-hostkey",
         project_name="fleetform-hostkey",
         program=program,
-        opts=auto.LocalWorkspaceOptions(pulumi_command=pulumi_command(), work_dir=str(tmp_path)),
+        opts=auto.LocalWorkspaceOptions(
+            pulumi_command=pulumi_command(),
+            work_dir=str(tmp_path),
+            # The dynamic provider process imports components.ssh_command from the checkout.
+            env_vars={"PYTHONPATH": str(ROOT)},
+        ),
     )
     try:
         with pytest.raises(auto.CommandError) as failure:
             stack.up(color="never", on_output=lambda _line: None)
-        assert "host key" in str(failure.value).lower()
+        assert f"{target}: host key mismatch" in str(failure.value)
+        # The same program with the right key goes through: the key was the only problem.
+        pinned["key"] = keys[target]
+        assert stack.up(color="never", on_output=lambda _line: None).summary.result == "succeeded"
     finally:
         stack.destroy(color="never", on_output=lambda _line: None)
         stack.workspace.remove_stack("e2e-hostkey")
