@@ -12,7 +12,6 @@ import base64
 import hashlib
 import io
 import json
-import socket
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,7 +91,7 @@ def run_over_ssh(connection: dict[str, Any], script: str, stdin: str | None) -> 
             f"{host}: host key mismatch: the host offered {error.key.get_name()} "
             f"{error.key.get_base64()[:16]}…, which is not the pinned key"
         ) from None
-    except (paramiko.SSHException, OSError, socket.timeout) as error:
+    except (paramiko.SSHException, OSError) as error:
         raise SshCommandError(f"{host}: cannot connect over SSH: {error}") from None
     try:
         channel_in, channel_out, channel_err = client.exec_command(script)
