@@ -5,7 +5,7 @@ ENV := source scripts/env.sh &&
 PYTHON := .venv/bin/python
 STACK ?= dev
 
-.PHONY: demo test bootstrap fleet fleet-down lint unit preview up destroy
+.PHONY: demo test bootstrap fleet fleet-down lint unit preview up destroy promote
 
 ## make demo: set everything up and deploy the sample app to the embedded local fleet
 demo: bootstrap fleet
@@ -34,3 +34,7 @@ unit:
 
 preview up destroy:
 	$(ENV) scripts/stack $(STACK) $@
+
+## make promote: preview production with staging's exact digests, show the diff, then deploy
+promote:
+	$(ENV) scripts/promote production

@@ -12,6 +12,7 @@ from components.docker_host import DockerHost, DockerHostArgs, RegistryLogin
 from components.errors import DeployConfigError, PlanError
 from components.outputs import host_summary, placement_table
 from components.plan import build_plan
+from components.promotion import check_digests_cover_plan, check_no_floating_images
 from components.stack_config import read_stack_settings
 
 
@@ -50,14 +51,16 @@ def main() -> None:
         )
 
     repository = plan.app_repository
+    if settings.pinned_images_only:
+        check_no_floating_images(plan)
+    if settings.promote_from is not None and settings.app_digests is None:
+        raise DeployConfigError(
+            f"fleetform:appDigests: this stack only deploys promoted digests (promoteFrom "
+            f"{settings.promote_from}); run scripts/promote first"
+        )
     if settings.app_digests is not None:
         # Pinned digests (promotion, rollback): deploy exactly these bytes and build nothing.
-        missing = [p for p in plan.builds if p not in settings.app_digests]
-        if missing:
-            raise DeployConfigError(
-                f"fleetform:appDigests: no digest for {', '.join(missing)}, which the roles need "
-                f"(got {', '.join(sorted(settings.app_digests))})"
-            )
+        check_digests_cover_plan(plan, settings.app_digests, "fleetform:appDigests")
         digests = pulumi.Output.from_input(settings.app_digests)
     else:
         digests = AppImage(

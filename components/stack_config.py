@@ -21,6 +21,10 @@ class StackSettings:
     readiness_timeout: int
     app_digests: dict[str, str] | None
     """Pinned app image digests per platform: deploy these bytes and build nothing."""
+    promote_from: str | None
+    """The stack whose digests scripts/promote copies here (`organization/fleetform/staging`)."""
+    pinned_images_only: bool
+    """Reject floating accessory tags (`latest`, none), as production must."""
 
 
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -82,4 +86,6 @@ def read_stack_settings(config: pulumi.Config) -> StackSettings:
         host_keys=host_keys,
         readiness_timeout=config.get_int("readinessTimeout") or 90,
         app_digests=_read_app_digests(config),
+        promote_from=config.get("promoteFrom") or None,
+        pinned_images_only=config.get_bool("pinnedImagesOnly") or False,
     )
