@@ -7,11 +7,22 @@ FLEETFORM_ROOT="${FLEETFORM_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pw
 FLEETFORM_PULUMI_VERSION=v3.274.1
 FLEETFORM_COMMAND_VERSION=v1.2.1
 FLEETFORM_DOCKER_BUILD_VERSION=v0.0.22
+# BuildKit daemon for pulumi-docker-build (scripts/buildkit, docs/toolchain.md "BuildKit").
+FLEETFORM_BUILDKIT_VERSION=v0.31.0
 
 # Built toolchain lives outside the checkout so a fresh clone on the same machine reuses it.
 FLEETFORM_CACHE="${FLEETFORM_CACHE:-$HOME/.cache/fleetform}"
 FLEETFORM_TOOLCHAIN_DIR="${FLEETFORM_TOOLCHAIN_DIR:-$FLEETFORM_CACHE/toolchain/pulumi-$FLEETFORM_PULUMI_VERSION-command-$FLEETFORM_COMMAND_VERSION-docker-build-$FLEETFORM_DOCKER_BUILD_VERSION}"
 FLEETFORM_FLEET_DIR="${FLEETFORM_FLEET_DIR:-$FLEETFORM_CACHE/fleet}"
+# buildkitd/buildctl built by scripts/buildkit, and the running daemon's config, socket and state.
+FLEETFORM_BUILDKIT_DIR="${FLEETFORM_BUILDKIT_DIR:-$FLEETFORM_CACHE/toolchain/buildkit-$FLEETFORM_BUILDKIT_VERSION}"
+FLEETFORM_BUILDKIT_STATE="${FLEETFORM_BUILDKIT_STATE:-$FLEETFORM_CACHE/buildkit}"
+if [ -x "$FLEETFORM_BUILDKIT_DIR/bin/buildkitd" ]; then
+  # The buildx `remote` builder that scripts/buildkit registers; components/app_image.py builds
+  # with it. Unset (a stock setup), pulumi-docker-build picks or creates a builder itself.
+  FLEETFORM_BUILDX_BUILDER="${FLEETFORM_BUILDX_BUILDER-fleetform}"
+  export FLEETFORM_BUILDX_BUILDER
+fi
 
 if [ -x "$FLEETFORM_TOOLCHAIN_DIR/bin/pulumi" ]; then
   PATH="$FLEETFORM_TOOLCHAIN_DIR/bin:$PATH"
@@ -33,5 +44,6 @@ GOPROXY="${GOPROXY_FLEETFORM:-https://proxy.golang.org}"
 GOFLAGS=-mod=mod
 
 export FLEETFORM_ROOT FLEETFORM_PULUMI_VERSION FLEETFORM_COMMAND_VERSION FLEETFORM_DOCKER_BUILD_VERSION \
+  FLEETFORM_BUILDKIT_VERSION FLEETFORM_BUILDKIT_DIR FLEETFORM_BUILDKIT_STATE \
   FLEETFORM_CACHE FLEETFORM_TOOLCHAIN_DIR FLEETFORM_FLEET_DIR PATH PULUMI_SKIP_UPDATE_CHECK \
   PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION PULUMI_BACKEND_URL PULUMI_CONFIG_PASSPHRASE GOPROXY GOFLAGS

@@ -27,7 +27,7 @@ def built_toolchain() -> bool:
     return (Path(os.environ["FLEETFORM_TOOLCHAIN_DIR"]) / "bin" / "pulumi").exists()
 
 
-def pulumi(*args: str) -> str:
+def run_pulumi(*args: str) -> str:
     done = subprocess.run(
         ["pulumi", *args], capture_output=True, text=True, timeout=60, check=False
     )
@@ -73,7 +73,7 @@ def throwaway_stack(tmp_path: Path) -> Iterator[Callable[[str, auto.PulumiFn], a
 def test_cli_is_the_pinned_build() -> None:
     if not built_toolchain():
         pytest.skip("a stock Pulumi CLI is in use; only the built toolchain is pinned")
-    assert pulumi("version").strip() == os.environ["FLEETFORM_PULUMI_VERSION"]
+    assert run_pulumi("version").strip() == os.environ["FLEETFORM_PULUMI_VERSION"]
 
 
 def test_plugins_are_registered_at_the_pinned_versions() -> None:
@@ -81,7 +81,7 @@ def test_plugins_are_registered_at_the_pinned_versions() -> None:
         pytest.skip("a stock Pulumi CLI acquires plugins itself")
     installed = {
         (plugin["name"], plugin["kind"], plugin["version"])
-        for plugin in json.loads(pulumi("plugin", "ls", "--json"))
+        for plugin in json.loads(run_pulumi("plugin", "ls", "--json"))
     }
     for name, version in EXPECTED_PLUGINS.items():
         assert (name, "resource", version) in installed, f"{name} {version} not in {installed}"
