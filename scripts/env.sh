@@ -30,12 +30,14 @@ if [ -x "$FLEETFORM_TOOLCHAIN_DIR/bin/pulumi" ]; then
   PULUMI_HOME="${PULUMI_HOME:-$FLEETFORM_TOOLCHAIN_DIR/pulumi-home}"
   # The fallback language host (docs/toolchain.md) predates the `virtualenv` runtime option.
   PULUMI_PYTHON_CMD="${PULUMI_PYTHON_CMD:-$FLEETFORM_ROOT/.venv/bin/python}"
-  export PULUMI_HOME PULUMI_PYTHON_CMD
+  # Offline: the built toolchain has every plugin it needs, and nothing may reach GitHub.
+  # (A user's own stock CLI keeps acquiring plugins the normal way.)
+  PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+  export PULUMI_HOME PULUMI_PYTHON_CMD PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION
 fi
 
-# Offline defaults: nothing may try to reach get.pulumi.com or GitHub.
+# Nothing may try to reach get.pulumi.com for a version check.
 PULUMI_SKIP_UPDATE_CHECK=true
-PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 # Embedded default backend: local files under the project, with a documented dev passphrase.
 PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$FLEETFORM_ROOT/.pulumi-state}"
 PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-fleetform-dev-passphrase}"
@@ -46,4 +48,4 @@ GOFLAGS=-mod=mod
 export FLEETFORM_ROOT FLEETFORM_PULUMI_VERSION FLEETFORM_COMMAND_VERSION FLEETFORM_DOCKER_BUILD_VERSION \
   FLEETFORM_BUILDKIT_VERSION FLEETFORM_BUILDKIT_DIR FLEETFORM_BUILDKIT_STATE \
   FLEETFORM_CACHE FLEETFORM_TOOLCHAIN_DIR FLEETFORM_FLEET_DIR PATH PULUMI_SKIP_UPDATE_CHECK \
-  PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION PULUMI_BACKEND_URL PULUMI_CONFIG_PASSPHRASE GOPROXY GOFLAGS
+  PULUMI_BACKEND_URL PULUMI_CONFIG_PASSPHRASE GOPROXY GOFLAGS
