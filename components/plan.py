@@ -170,10 +170,13 @@ class Plan:
         return tuple(dict.fromkeys(p.name for p in self.placements if p.kind == "accessory"))
 
     def declared_by(self, host: str) -> str:
-        """What declares the host's arch, e.g. `role web, accessory db`; empty when nothing does."""
+        """What declares the host's arch, e.g. `accessory db, role web`; empty when nothing does.
+
+        Sorted, so reordering the deploy file does not change the probe that quotes it.
+        """
         for host_plan in self.hosts:
             if host_plan.host == host:
-                return ", ".join(host_plan.declared_by)
+                return ", ".join(sorted(host_plan.declared_by))
         raise KeyError(host)
 
     def boot_limit(self, role: str) -> int | None:

@@ -71,7 +71,7 @@ class Environments:
         path = self.config_dir / name
         config = yaml.safe_load(path.read_text())
         change(config)
-        path.write_text(yaml.safe_dump(config))
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
 
     def promote(self, **kwargs: Any) -> Any:
         started = time.monotonic()

@@ -42,7 +42,7 @@ class SeedStack:
 
     def write(self, config: dict[str, Any]) -> None:
         self.config = config
-        self.deploy_file.write_text(yaml.safe_dump(config))
+        self.deploy_file.write_text(yaml.safe_dump(config, sort_keys=False))
 
     def edited(self) -> dict[str, Any]:
         return copy.deepcopy(self.config)

@@ -328,7 +328,7 @@ def test_declared_by_names_everything_that_declares_the_hosts_arch() -> None:
         accessories={"db": {"arch": "arm64"}, "cache": {"image": "m:1", "host": "10.0.0.9"}}
     )
     result = build_plan(parse_config(config), roles=["web"])
-    assert result.declared_by("10.0.0.3") == "role jobs, accessory db"
+    assert result.declared_by("10.0.0.3") == "accessory db, role jobs"
     assert result.declared_by("10.0.0.4") == "accessory redis"
     assert result.declared_by("10.0.0.9") == ""
     with pytest.raises(KeyError):
