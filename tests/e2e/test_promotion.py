@@ -76,7 +76,8 @@ class Environments:
     def promote(self, **kwargs: Any) -> Any:
         started = time.monotonic()
         result = promote(PRODUCTION, pulumi_command=pulumi_command(), **kwargs)
-        TIMINGS["promote (preview + up)" if kwargs.get("apply", True) else "promote preview"] = (
+        label = "promote (preview + up)" if kwargs.get("apply", True) else "promote preview"
+        TIMINGS[f"{label} #{sum(key.startswith(label) for key in TIMINGS) + 1}"] = (
             time.monotonic() - started
         )
         return result
