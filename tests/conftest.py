@@ -24,6 +24,9 @@ def _load_project_env() -> None:
 
 
 _load_project_env()
+# The embedded file backend must exist before any stack is created (a fresh clone has none).
+if os.environ["PULUMI_BACKEND_URL"].startswith("file://"):
+    Path(os.environ["PULUMI_BACKEND_URL"].removeprefix("file://")).mkdir(exist_ok=True)
 
 
 def pytest_configure(config) -> None:  # type: ignore[no-untyped-def]
