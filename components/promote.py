@@ -70,6 +70,21 @@ def read_stack_outputs(reference: str, pulumi_command: auto.PulumiCommand | None
     return outputs
 
 
+def preview_changes(
+    stack: auto.Stack, **preview_args: Any
+) -> tuple[auto.PreviewResult, dict[str, set[str]]]:
+    """Previews `stack`; returns the result and, per resource name, the operations it plans."""
+    changes: dict[str, set[str]] = {}
+
+    def collect(event: auto.EngineEvent) -> None:
+        pre = event.resource_pre_event
+        if pre is not None and pre.metadata.op not in (auto.OpType.SAME, auto.OpType.READ):
+            name = pre.metadata.urn.rsplit("::", 1)[1]
+            changes.setdefault(name, set()).add(pre.metadata.op.value)
+
+    return stack.preview(on_event=collect, **preview_args), changes
+
+
 def _parse_digests(value: Any) -> dict[str, str] | None:
     if value is None or value == "":
         return None
@@ -133,16 +148,8 @@ def promote(
     previous = config.get("fleetform:appDigests")
     _record_digests(stack, {platform: digests[platform] for platform in plan.builds})
 
-    changes: dict[str, set[str]] = {}
-
-    def collect(event: auto.EngineEvent) -> None:
-        pre = event.resource_pre_event
-        if pre is not None and pre.metadata.op not in (auto.OpType.SAME, auto.OpType.READ):
-            name = pre.metadata.urn.rsplit("::", 1)[1]
-            changes.setdefault(name, set()).add(pre.metadata.op.value)
-
     try:
-        preview = stack.preview(diff=True, on_event=collect, color="never", on_output=show)
+        preview, changes = preview_changes(stack, diff=True, color="never", on_output=show)
         up = stack.up(color="never", on_output=show) if apply else None
     except BaseException:
         _record_digests(stack, _parse_digests(previous))

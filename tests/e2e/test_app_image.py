@@ -14,18 +14,17 @@ import os
 import subprocess
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pulumi import automation as auto
 
-from tests.support import ROOT, inventory, pulumi_command
+from tests.e2e.conftest import StackFactory
+from tests.support import ROOT, inventory
 
 pytestmark = pytest.mark.e2e
 
-PROJECT = "fleetform-app-image-test"
 IMAGE_MANIFEST_TYPES = {
     "application/vnd.oci.image.manifest.v1+json",
     "application/vnd.docker.distribution.manifest.v2+json",
@@ -56,44 +55,6 @@ def builder() -> str:
     up = run(str(ROOT / "scripts" / "buildkit"), "up", "--registry", inventory()["registry"])
     assert up.returncode == 0, f"scripts/buildkit up:\n{up.stdout}\n{up.stderr}"
     return name
-
-
-StackFactory = Callable[[auto.PulumiFn], auto.Stack]
-
-
-@pytest.fixture
-def throwaway_stack(tmp_path: Path) -> Iterator[StackFactory]:
-    """Stacks of an inline program on a file backend in tmp_path; destroyed at the end."""
-    backend = tmp_path / "state"
-    backend.mkdir()
-    created: list[auto.Stack] = []
-
-    def create(program: auto.PulumiFn) -> auto.Stack:
-        stack = auto.create_stack(
-            stack_name=f"app-image-{len(created)}",
-            project_name=PROJECT,
-            program=program,
-            opts=auto.LocalWorkspaceOptions(
-                work_dir=str(tmp_path),
-                pulumi_command=pulumi_command(),
-                project_settings=auto.ProjectSettings(
-                    name=PROJECT,
-                    runtime="python",
-                    backend=auto.ProjectBackend(url=backend.as_uri()),
-                ),
-                env_vars={
-                    "PULUMI_BACKEND_URL": backend.as_uri(),
-                    "PULUMI_CONFIG_PASSPHRASE": "fleetform-app-image-test",
-                },
-            ),
-        )
-        created.append(stack)
-        return stack
-
-    yield create
-    for stack in created:
-        stack.destroy(on_output=lambda _line: None)
-        stack.workspace.remove_stack(stack.name)
 
 
 def registry_password() -> str:
@@ -171,7 +132,7 @@ def test_image_builds_and_pushes_a_single_arm64_manifest_offline(
         )
         pulumi.export("digest", image.digest)
 
-    stack = throwaway_stack(program)
+    stack = throwaway_stack("app-image", program)
     started = time.monotonic()
     result = up(stack)
     took = time.monotonic() - started
@@ -215,7 +176,7 @@ def test_app_image_component_uses_the_fleetform_builder(
         )
         pulumi.export("digests", image.digests)
 
-    result = up(throwaway_stack(program))
+    result = up(throwaway_stack("app-image-component", program))
     assert result.summary.result == "succeeded"
     digests = result.outputs["digests"].value
     assert list(digests) == ["linux/arm64"]

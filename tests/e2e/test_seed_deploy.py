@@ -21,6 +21,7 @@ import pytest
 import yaml
 from pulumi import automation as auto
 
+from components.promote import preview_changes
 from tests.support import ROOT, host_address, inventory, pulumi_command, ssh
 
 pytestmark = pytest.mark.e2e
@@ -56,16 +57,7 @@ class SeedStack:
 
     def changed_resources(self) -> dict[str, set[str]]:
         """Resource name to its operations, for every resource a preview would touch."""
-        changes: dict[str, set[str]] = {}
-
-        def collect(event: auto.EngineEvent) -> None:
-            pre = event.resource_pre_event
-            if pre is not None and pre.metadata.op not in (auto.OpType.SAME, auto.OpType.READ):
-                name = pre.metadata.urn.rsplit("::", 1)[1]
-                changes.setdefault(name, set()).add(pre.metadata.op.value)
-
-        self.stack.preview(on_event=collect, color="never")
-        return changes
+        return preview_changes(self.stack, color="never")[1]
 
 
 @pytest.fixture(scope="module")

@@ -5,17 +5,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from pulumi import automation as auto
 
-from tests.support import pulumi_command
+from tests.e2e.conftest import StackFactory
 
 pytestmark = pytest.mark.e2e
 
-PROJECT = "fleetform-toolchain-test"
 # pulumi-resource-command cannot be built here (its module is not served; docs/toolchain.md),
 # so remote commands run through fleetform's own SshCommand dynamic resource instead.
 EXPECTED_PLUGINS = {
@@ -33,41 +31,6 @@ def run_pulumi(*args: str) -> str:
     )
     assert done.returncode == 0, f"pulumi {' '.join(args)} -> {done.returncode}: {done.stderr}"
     return done.stdout
-
-
-@pytest.fixture
-def throwaway_stack(tmp_path: Path) -> Iterator[Callable[[str, auto.PulumiFn], auto.Stack]]:
-    """Creates stacks of an inline program on a file backend in tmp_path; destroys and removes them."""
-    backend = tmp_path / "state"
-    backend.mkdir()
-    created: list[auto.Stack] = []
-
-    def create(name: str, program: auto.PulumiFn) -> auto.Stack:
-        stack = auto.create_stack(
-            stack_name=name,
-            project_name=PROJECT,
-            program=program,
-            opts=auto.LocalWorkspaceOptions(
-                work_dir=str(tmp_path),
-                pulumi_command=pulumi_command(),
-                project_settings=auto.ProjectSettings(
-                    name=PROJECT,
-                    runtime="python",
-                    backend=auto.ProjectBackend(url=backend.as_uri()),
-                ),
-                env_vars={
-                    "PULUMI_BACKEND_URL": backend.as_uri(),
-                    "PULUMI_CONFIG_PASSPHRASE": "fleetform-toolchain-test",
-                },
-            ),
-        )
-        created.append(stack)
-        return stack
-
-    yield create
-    for stack in created:
-        stack.destroy(on_output=lambda _line: None)
-        stack.workspace.remove_stack(stack.name)
 
 
 def test_cli_is_the_pinned_build() -> None:
@@ -88,7 +51,7 @@ def test_plugins_are_registered_at_the_pinned_versions() -> None:
 
 
 def test_dynamic_provider_runs_through_preview_up_and_destroy(
-    throwaway_stack: Callable[[str, auto.PulumiFn], auto.Stack],
+    throwaway_stack: StackFactory,
 ) -> None:
     """CLI, Python SDK, the dynamic-provider plugin script and the backend, with no network."""
 
@@ -120,7 +83,7 @@ def test_dynamic_provider_runs_through_preview_up_and_destroy(
 
 
 def test_docker_build_provider_plans_an_image(
-    throwaway_stack: Callable[[str, auto.PulumiFn], auto.Stack], tmp_path: Path
+    throwaway_stack: StackFactory, tmp_path: Path
 ) -> None:
     context = tmp_path / "image"
     context.mkdir()
