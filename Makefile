@@ -27,7 +27,8 @@ fleet-down:
 lint:
 	$(ENV) $(PYTHON) -m ruff check components tests __main__.py
 	$(ENV) $(PYTHON) -m ruff format --check components tests __main__.py
-	$(ENV) $(PYTHON) -m mypy --strict components/config.py components/plan.py components/errors.py
+	$(ENV) $(PYTHON) -m mypy --strict components/config.py components/plan.py components/errors.py \
+	  components/promotion.py components/docker_scripts.py
 
 unit:
 	$(ENV) $(PYTHON) -m pytest -q tests/unit tests/components
