@@ -234,6 +234,28 @@ def test_wrong_declared_arch_fails_before_touching_the_host(seed: SeedStack) -> 
     assert containers(host_address("h4")) == before
 
 
+def test_a_container_that_fails_to_start_leaves_the_old_one_serving(seed: SeedStack) -> None:
+    import urllib.request
+
+    web_hosts = [host_address("h1"), host_address("h2")]
+    before = {address: containers(address) for address in web_hosts}
+    good = seed.edited()
+    broken = seed.edited()
+    broken["servers"]["web"]["cmd"] = "/bin/busybox false"
+    seed.write(broken)
+    with pytest.raises(auto.CommandError) as failure:
+        seed.stack.up(color="never", on_output=lambda _line: None)
+    assert "exited or restarted" in str(failure.value)
+    for address in web_hosts:
+        assert containers(address) == before[address]
+        with urllib.request.urlopen(f"http://{address}/", timeout=15) as response:
+            assert response.read().decode().startswith("aarch64")
+    seed.write(good)
+    assert seed.up().summary.result == "succeeded"
+    for address in web_hosts:
+        assert [c["name"] for c in containers(address)] == [c["name"] for c in before[address]]
+
+
 def test_a_host_with_another_host_key_is_refused(tmp_path: Path) -> None:
     inv = inventory()
     target = host_address("h1")
