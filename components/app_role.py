@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pulumi
 from components.container import HostContainerArgs, host_container
 from components.docker_host import DockerHost
+from components.errors import PlanError
 from components.plan import Placement
 from components.ssh_command import SshCommand
 
@@ -30,7 +31,7 @@ class AppRoleArgs:
 
 def _reference(repository: str, digests: dict[str, str], platform: str, role: str) -> str:
     if platform not in digests:
-        raise ValueError(
+        raise PlanError(
             f"servers/{role}: no app image digest for {platform} (got {sorted(digests)})"
         )
     return f"{repository}@{digests[platform]}"
@@ -53,7 +54,11 @@ class AppRole(pulumi.ComponentResource):
             batch: list[SshCommand] = []
             for placement in args.placements[start : start + limit]:
                 if placement.platform is None:
-                    raise ValueError(f"servers/{args.role}: {placement.host} has no platform")
+                    # A role pulls by the digest of its platform, so it cannot wait for a probe.
+                    raise PlanError(
+                        f"servers/{args.role}/arch: {placement.host} has no declared arch and "
+                        f"builder/arch builds several (got none)"
+                    )
                 platform = placement.platform
                 reference = args.digests.apply(
                     lambda digests, p=platform: _reference(args.repository, digests, p, args.role)
