@@ -6,6 +6,7 @@ test stack names, with the deploy files copied to a temporary directory so tests
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import time
@@ -72,6 +73,18 @@ class Environments:
         config = yaml.safe_load(path.read_text())
         change(config)
         path.write_text(yaml.safe_dump(config, sort_keys=False))
+
+    @contextlib.contextmanager
+    def edited(self, *edits: tuple[str, Any]) -> Iterator[None]:
+        """Applies (file, change) edits for the block, then restores the files byte for byte."""
+        saved = {name: (self.config_dir / name).read_text() for name, _ in edits}
+        try:
+            for name, change in edits:
+                self.edit(name, change)
+            yield
+        finally:
+            for name, text in saved.items():
+                (self.config_dir / name).write_text(text)
 
     def promote(self, **kwargs: Any) -> Any:
         started = time.monotonic()
@@ -180,19 +193,15 @@ def test_staging_changes_do_not_reach_production_until_promoted(envs: Environmen
 
 def test_refuses_a_platform_staging_did_not_build(envs: Environments) -> None:
     recorded = envs.production_digests()
-    envs.edit(
-        "deploy.production.yml",
-        lambda c: c["servers"].update({"web": {"hosts": ["10.203.0.14"], "arch": "amd64"}}),
-    )
-    envs.edit("deploy.yml", lambda c: c["builder"].update(arch=["arm64", "amd64"]))
-    try:
-        with pytest.raises(PlanError, match="no digest for linux/amd64"):
-            envs.promote()
-    finally:
-        shutil.copy(
-            ROOT / "config" / "deploy.production.yml", envs.config_dir / "deploy.production.yml"
-        )
-        envs.edit("deploy.yml", lambda c: c["builder"].update(arch="arm64"))
+    amd64_web = {"web": {"hosts": ["10.203.0.14"], "arch": "amd64"}}
+    with (
+        envs.edited(
+            ("deploy.production.yml", lambda c: c["servers"].update(amd64_web)),
+            ("deploy.yml", lambda c: c["builder"].update(arch=["arm64", "amd64"])),
+        ),
+        pytest.raises(PlanError, match="no digest for linux/amd64"),
+    ):
+        envs.promote()
     assert envs.production_digests() == recorded
 
 
@@ -205,19 +214,14 @@ def test_refuses_a_digest_gone_from_the_registry(envs: Environments) -> None:
 
 def test_refuses_floating_tags(envs: Environments) -> None:
     recorded = envs.production_digests()
-    envs.edit(
-        "deploy.production.yml",
-        lambda c: c.setdefault("accessories", {}).update(
-            {"redis": {"image": "10.203.0.1:5000/fleetform/redis:latest"}}
+    latest = {"redis": {"image": "10.203.0.1:5000/fleetform/redis:latest"}}
+    with (
+        envs.edited(
+            ("deploy.production.yml", lambda c: c.setdefault("accessories", {}).update(latest))
         ),
-    )
-    try:
-        with pytest.raises(PlanError, match="floating tag is not allowed"):
-            envs.promote()
-    finally:
-        shutil.copy(
-            ROOT / "config" / "deploy.production.yml", envs.config_dir / "deploy.production.yml"
-        )
+        pytest.raises(PlanError, match="floating tag is not allowed"),
+    ):
+        envs.promote()
     assert envs.production_digests() == recorded
 
 
