@@ -55,6 +55,19 @@ class SeedStack:
             TIMINGS[label] = time.monotonic() - started
         return result
 
+    def failing_up(self, change: Any) -> str:
+        """Runs `up` with `change` applied (it must fail), restores the config, returns the error."""
+        good = self.edited()
+        broken = self.edited()
+        change(broken)
+        self.write(broken)
+        try:
+            with pytest.raises(auto.CommandError) as failure:
+                self.stack.up(color="never", on_output=lambda _line: None)
+        finally:
+            self.write(good)
+        return str(failure.value)
+
     def changed_resources(self) -> dict[str, set[str]]:
         """Resource name to its operations, for every resource a preview would touch."""
         return preview_changes(self.stack, color="never")[1]
@@ -219,17 +232,9 @@ def test_redis_tag_change_replaces_only_redis(seed: SeedStack) -> None:
 
 def test_wrong_declared_arch_fails_before_touching_the_host(seed: SeedStack) -> None:
     before = containers(host_address("h4"))
-    good = seed.edited()
-    wrong = seed.edited()
-    wrong["accessories"]["redis"]["arch"] = "arm64"
-    seed.write(wrong)
-    with pytest.raises(auto.CommandError) as failure:
-        seed.stack.up(color="never", on_output=lambda _line: None)
-    assert f"{host_address('h4')}: declared arm64 (accessory redis) but the host is amd64" in str(
-        failure.value
-    )
+    error = seed.failing_up(lambda c: c["accessories"]["redis"].update(arch="arm64"))
+    assert f"{host_address('h4')}: declared arm64 (accessory redis) but the host is amd64" in error
     assert containers(host_address("h4")) == before
-    seed.write(good)
     assert seed.up().summary.result == "succeeded"
     assert containers(host_address("h4")) == before
 
@@ -239,18 +244,12 @@ def test_a_container_that_fails_to_start_leaves_the_old_one_serving(seed: SeedSt
 
     web_hosts = [host_address("h1"), host_address("h2")]
     before = {address: containers(address) for address in web_hosts}
-    good = seed.edited()
-    broken = seed.edited()
-    broken["servers"]["web"]["cmd"] = "/bin/busybox false"
-    seed.write(broken)
-    with pytest.raises(auto.CommandError) as failure:
-        seed.stack.up(color="never", on_output=lambda _line: None)
-    assert "exited or restarted" in str(failure.value)
+    error = seed.failing_up(lambda c: c["servers"]["web"].update(cmd="/bin/busybox false"))
+    assert "exited or restarted" in error
     for address in web_hosts:
         assert containers(address) == before[address]
         with urllib.request.urlopen(f"http://{address}/", timeout=15) as response:
             assert response.read().decode().startswith("aarch64")
-    seed.write(good)
     assert seed.up().summary.result == "succeeded"
     for address in web_hosts:
         assert [c["name"] for c in containers(address)] == [c["name"] for c in before[address]]
