@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -161,11 +162,12 @@ def promote(
                            changes=changes, up=up)  # fmt: skip
 
 
-def _command() -> auto.PulumiCommand | None:
-    import os
-
+def toolchain_command() -> auto.PulumiCommand:
+    """The CLI scripts/bootstrap built, or a user's own stock CLI on PATH when it built none."""
     root = Path(os.environ.get("FLEETFORM_TOOLCHAIN_DIR", "/nonexistent"))
-    return auto.PulumiCommand(root=str(root)) if (root / "bin" / "pulumi").exists() else None
+    if (root / "bin" / "pulumi").exists():
+        return auto.PulumiCommand(root=str(root))
+    return auto.PulumiCommand()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -192,7 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             digests=pinned,
             source=args.source,
             apply=not args.preview_only,
-            pulumi_command=_command(),
+            pulumi_command=toolchain_command(),
             show=lambda line: print(line, end=""),
         )
     except (FleetformError, json.JSONDecodeError) as error:

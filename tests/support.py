@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+# The CLI every e2e test drives: the built toolchain, or a stock CLI on PATH.
+from components.promote import toolchain_command as pulumi_command  # noqa: F401
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -46,13 +49,3 @@ def ssh(address: str, command: str, *, check: bool = True, timeout: int = 120) -
 
 def host_address(name: str) -> str:
     return next(h["address"] for h in inventory()["hosts"] if h["name"] == name)
-
-
-def pulumi_command() -> Any:
-    from pulumi import automation
-
-    root = Path(os.environ["FLEETFORM_TOOLCHAIN_DIR"])
-    # A user's own stock CLI on PATH is used when the project did not build one.
-    if (root / "bin" / "pulumi").exists():
-        return automation.PulumiCommand(root=str(root))
-    return automation.PulumiCommand()
