@@ -16,6 +16,7 @@ from components.errors import PlanError
 from components.plan import Plan
 
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_PLATFORM = re.compile(r"^linux/(amd64|arm64)$")
 _MANIFEST_TYPES = ", ".join(
     [
         "application/vnd.docker.distribution.manifest.v2+json",
@@ -29,9 +30,14 @@ _MANIFEST_TYPES = ", ".join(
 def check_digests_cover_plan(plan: Plan, digests: Mapping[str, str], source: str) -> None:
     """Every platform the plan's app roles need has a well-formed digest from `source`."""
     for platform, digest in digests.items():
+        if not _PLATFORM.match(platform):
+            raise PlanError(
+                f"{source}: platform must be linux/amd64 or linux/arm64 (got '{platform}')"
+            )
         if not isinstance(digest, str) or not _DIGEST.match(digest):
             raise PlanError(
-                f"{source}/{platform}: must be a sha256:<64 hex> digest (got {digest!r})"
+                f"{source}/{platform}: must be a sha256:<64 hex> digest, never a tag "
+                f"(got {digest!r})"
             )
     missing = [platform for platform in plan.builds if platform not in digests]
     if missing:
