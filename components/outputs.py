@@ -34,8 +34,8 @@ def host_summary(
     """Host to its probed arch and containers, each with the exact image and platform."""
     accessory_platforms = {name: a.platforms for name, a in accessories.items()}
     container_ids = {
-        **{("role", name): r.containers for name, r in roles.items()},
-        **{("accessory", name): a.containers for name, a in accessories.items()},
+        **{f"role/{name}": r.containers for name, r in roles.items()},
+        **{f"accessory/{name}": a.containers for name, a in accessories.items()},
     }
 
     def summarise(values: list[Any]) -> dict[str, Any]:
@@ -67,5 +67,5 @@ def host_summary(
         [hosts[h.host].arch for h in plan.hosts],
         digests,
         accessory_platforms,
-        {f"{kind}/{name}": ids for (kind, name), ids in container_ids.items()},
+        container_ids,
     ).apply(summarise)
