@@ -18,6 +18,8 @@ class StackSettings:
     host_keys: dict[str, str]
     """Host to its pinned SSH public key (`ssh-ed25519 AAAA…`)."""
     readiness_timeout: int
+    command_timeout: int
+    """Seconds any one remote script may run before it is stopped and its resource fails."""
     app_digests: dict[str, str] | None
     """Pinned app image digests per platform: deploy these bytes and build nothing."""
     promote_from: str | None
@@ -64,12 +66,22 @@ def read_stack_settings(config: pulumi.Config) -> StackSettings:
         if not path.is_file():
             raise DeployConfigError(f"fleetform:knownHostsFile: no such file (got '{known_hosts}')")
         host_keys = {**_read_known_hosts(path), **host_keys}
+    readiness_timeout = config.get_int("readinessTimeout") or 90
+    # A container's script waits up to readinessTimeout for it, after its pull: the limit on the
+    # whole script must leave room for both.
+    command_timeout = config.get_int("commandTimeout") or max(300, readiness_timeout + 120)
+    if command_timeout <= readiness_timeout:
+        raise DeployConfigError(
+            f"fleetform:commandTimeout: must be longer than fleetform:readinessTimeout "
+            f"({readiness_timeout}s) (got {command_timeout})"
+        )
     return StackSettings(
         deploy_file=config.get("deployFile") or "config/deploy.yml",
         destination=config.get("destination") or None,
         ssh_private_key=private_key,
         host_keys=host_keys,
-        readiness_timeout=config.get_int("readinessTimeout") or 90,
+        readiness_timeout=readiness_timeout,
+        command_timeout=command_timeout,
         app_digests=_read_app_digests(config),
         promote_from=config.get("promoteFrom") or None,
         pinned_images_only=config.get_bool("pinnedImagesOnly") or False,
