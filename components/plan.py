@@ -15,8 +15,8 @@ Rules the plan follows:
 - Filters: `roles` restricts role placements only; `hosts` restricts every placement. So accessories
   are planned whatever the role filter, on the hosts the host filter keeps.
 - An accessory's relative host directory `data` is `<home>/<service>-<accessory>/data` on the host,
-  where `<home>` is `/root` for the root SSH user and `/home/<user>` otherwise (Kamal's layout,
-  relative to the SSH user's home). Absolute host directories are kept.
+  where `<home>` is `~`, the SSH user's real home on the host (Kamal's layout). Absolute host
+  directories are kept.
 - Container names follow Kamal without its version suffix: `<service>-<role>[-<destination>]` and
   `<service>-<accessory>`. Two containers of the same name on one host are a PlanError.
 """
@@ -278,8 +278,13 @@ def build_plan(
     destination: str | None = None,
     roles: Sequence[str] | None = None,
     hosts: Sequence[str] | None = None,
+    scope: str | None = None,
 ) -> Plan:
-    """Plans `config` for `destination` (default: the one it was loaded with), maybe filtered."""
+    """Plans `config` for `destination` (default: the one it was loaded with), maybe filtered.
+
+    `scope` (the Pulumi stack) suffixes every container name, so that two stacks deploying the
+    same service to one host never share a container family or a data directory.
+    """
     destination = destination if destination is not None else config.destination
     if destination is not None and not NAME_PATTERN.match(destination):
         raise PlanError(f"destination: {NAME_RULE} (got {describe(destination)})")
@@ -305,11 +310,11 @@ def build_plan(
             continue
         on_host = [
             *(
-                _role_placement(config, role, host, host_arch, destination)
+                _role_placement(config, role, host, host_arch, destination, scope)
                 for role in roles_on.get(host, ())
             ),
             *(
-                _accessory_placement(config, accessory, host, host_arch, destination)
+                _accessory_placement(config, accessory, host, host_arch, destination, scope)
                 for accessory in accessories_on.get(host, ())
             ),
         ]
@@ -395,12 +400,15 @@ def _role_placement(
     host: str,
     host_arch: Arch | None,
     destination: str | None,
+    scope: str | None,
 ) -> Placement:
     arch = role.arch or host_arch
     labels: list[tuple[str, str]] = [("service", config.service), ("role", role.name)]
     if destination is not None:
         labels.append(("destination", destination))
-    container = f"{config.service}-{role.name}" + (f"-{destination}" if destination else "")
+    container = _scoped(
+        f"{config.service}-{role.name}" + (f"-{destination}" if destination else ""), scope
+    )
     return _placement(
         host=host,
         kind="role",
@@ -419,20 +427,27 @@ def _role_placement(
     )
 
 
+def _scoped(container: str, scope: str | None) -> str:
+    if scope is None or container.endswith(f"-{scope}"):
+        return container
+    return f"{container}-{scope}"
+
+
 def _accessory_placement(
     config: DeployConfig,
     accessory: AccessoryConfig,
     host: str,
     host_arch: Arch | None,
     destination: str | None,
+    scope: str | None,
 ) -> Placement:
-    container = f"{config.service}-{accessory.name}"
+    container = _scoped(f"{config.service}-{accessory.name}", scope)
     labels: list[tuple[str, str]] = [("service", config.service), ("accessory", accessory.name)]
     if destination is not None:
         labels.append(("destination", destination))
-    home = "/root" if config.ssh.user == "root" else f"/home/{config.ssh.user}"
+    # `~` is the SSH user's real home on the host, whoever that user is (scripts expand it).
     directories = tuple(
-        (local if local.startswith("/") else f"{home}/{container}/{local}", remote)
+        (local if local.startswith("/") else f"~/{container}/{local}", remote)
         for local, remote in accessory.directories
     )
     return _placement(

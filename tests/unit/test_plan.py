@@ -91,15 +91,27 @@ def test_host_arch_comes_from_whatever_is_declared_on_it() -> None:
 
 
 def test_relative_directories_resolve_under_the_ssh_users_home() -> None:
+    # `~` is expanded on the host, to whatever home the SSH user really has.
     assert only(plan(**SEED).accessory_placements("db")).directories == (
-        ("/root/hello-db/data", "/data"),
+        ("~/hello-db/data", "/data"),
     )
     config = seed(ssh={"user": "deploy"})
     config["accessories"]["db"]["directories"] = ["data:/data", "/srv/pg:/pg"]
     assert only(build_plan(parse_config(config)).accessory_placements("db")).directories == (
-        ("/home/deploy/hello-db/data", "/data"),
+        ("~/hello-db/data", "/data"),
         ("/srv/pg", "/pg"),
     )
+
+
+def test_a_scope_keeps_two_stacks_containers_and_data_apart() -> None:
+    config = parse_config(seed())
+    dev = build_plan(config, scope="dev")
+    assert only(dev.accessory_placements("db")).container == "hello-db-dev"
+    assert only(dev.accessory_placements("db")).directories == (("~/hello-db-dev/data", "/data"),)
+    assert {p.container for p in dev.role_placements("web")} == {"hello-web-dev"}
+    # A stack named like its destination is not named twice.
+    staging = build_plan(config, destination="staging", scope="staging")
+    assert {p.container for p in staging.role_placements("web")} == {"hello-web-staging"}
 
 
 def test_destination_names_containers_and_labels() -> None:

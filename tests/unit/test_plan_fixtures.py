@@ -67,7 +67,7 @@ def test_seed_fleet_never_puts_the_app_image_on_the_redis_host() -> None:
     db = plan.accessory_placements("db")[0]
     assert (db.platform, db.directories) == (
         "linux/arm64",
-        (("/root/hello-db/data", "/var/lib/postgresql/data"),),
+        (("~/hello-db/data", "/var/lib/postgresql/data"),),
     )
 
 
