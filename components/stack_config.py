@@ -86,3 +86,20 @@ def read_stack_settings(config: pulumi.Config) -> StackSettings:
         promote_from=config.get("promoteFrom") or None,
         pinned_images_only=config.get_bool("pinnedImagesOnly") or False,
     )
+
+
+def read_version_key(config: pulumi.Config, *, uses_secrets: bool) -> pulumi.Output[str]:
+    """The stack's secret HMAC key for container versions (`fleetform:versionKey`).
+
+    Versions are in container names, which anyone on a host can read; keyed with a per-stack
+    secret they reveal nothing about the secret env values they cover.
+    """
+    key = config.get_secret("versionKey")
+    if key is not None:
+        return key
+    if uses_secrets:
+        raise DeployConfigError(
+            "fleetform:versionKey: not set; this stack deploys secrets and keys container "
+            "versions with it (openssl rand -hex 32 | pulumi config set --secret versionKey)"
+        )
+    return pulumi.Output.secret("")
