@@ -417,3 +417,17 @@ def test_deep_merge() -> None:
         "d": {"e": 1},
     }
     assert base == {"a": {"b": 1, "c": [1, 2]}, "d": "x"}
+
+
+def test_the_config_package_keeps_every_name_other_modules_import() -> None:
+    import components.config as package
+
+    imported = {
+        "ACCESSORY_NOT_YET", "ARCH_ALIASES", "Arch", "BUILDER_NOT_YET", "BootConfig",
+        "DeployConfig", "EnvConfig", "NAME_PATTERN", "NAME_RULE", "ROLE_NOT_YET",
+        "RegistryConfig", "SSH_NOT_YET", "TOP_LEVEL_NOT_YET", "AccessoryConfig", "BuilderConfig",
+        "Options", "Pairs", "RoleConfig", "SshConfig", "deep_merge", "describe",
+        "destination_path", "load_config", "load_yaml_text", "parse_config",
+    }  # fmt: skip
+    assert imported <= set(package.__all__)
+    assert all(hasattr(package, name) for name in package.__all__)

@@ -1,0 +1,112 @@
+"""What roles and accessories share: env (clear values and secret names), labels, docker options."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from components.config.model import EnvConfig, Options, Pairs
+from components.config.values import (
+    ENV_NAME,
+    ENV_RULE,
+    Section,
+    child_path,
+    describe,
+    name_value_pairs,
+    normalise_port,
+    scalar_text,
+    string_list,
+)
+from components.errors import DeployConfigError
+
+
+ENV_KEYS = frozenset({"clear", "secret"})
+ENV_NOT_YET = frozenset({"tags"})
+# Labels fleetform sets itself on every container (see components.plan).
+RESERVED_LABELS = frozenset({"service", "role", "accessory", "destination"})
+# Options fleetform derives from the plan; letting the file set them would contradict the plan.
+RESERVED_OPTIONS: Mapping[str, str] = {
+    "name": "set by fleetform from the service and role",
+    "platform": "set by fleetform from arch",
+}
+
+_OPTION_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*[a-z0-9]$")
+_LABEL_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
+
+
+def read_labels(value: object, path: str) -> Pairs:
+    labels = name_value_pairs(value, path, key_pattern=_LABEL_KEY, rule="invalid label name")
+    for key, label in labels:
+        if key in RESERVED_LABELS:
+            raise DeployConfigError(
+                f"{child_path(path, key)}: reserved, fleetform sets it itself "
+                f"(got {describe(label)})"
+            )
+    return labels
+
+
+def read_env(value: object, path: str) -> EnvConfig:
+    section = Section(value, path, path)
+    if not (set(section.values) & (ENV_KEYS | ENV_NOT_YET)):
+        return EnvConfig(clear=name_value_pairs(value, path, key_pattern=ENV_NAME, rule=ENV_RULE))
+    section.check_keys(ENV_KEYS, ENV_NOT_YET)
+    clear: Pairs = ()
+    if section.has("clear"):
+        clear_path = section.child("clear")
+        clear = name_value_pairs(
+            section.get("clear"), clear_path, key_pattern=ENV_NAME, rule=ENV_RULE
+        )
+    secret: list[str] = []
+    if section.has("secret"):
+        secret_path = section.child("secret")
+        for index, name in enumerate(
+            string_list(section.get("secret"), secret_path, allow_empty=True)
+        ):
+            item_path = child_path(secret_path, index)
+            if ":" in name:
+                raise DeployConfigError(
+                    f"{item_path}: secret aliases (NAME:SECRET) are not supported yet by "
+                    f"fleetform (got {describe(name)})"
+                )
+            if not ENV_NAME.match(name):
+                raise DeployConfigError(f"{item_path}: {ENV_RULE} (got {describe(name)})")
+            if name in secret:
+                raise DeployConfigError(f"{item_path}: duplicate secret (got {describe(name)})")
+            secret.append(name)
+    return checked_env(EnvConfig(clear=clear, secret=tuple(secret)), path)
+
+
+def checked_env(env: EnvConfig, path: str) -> EnvConfig:
+    both = [name for name, _ in env.clear if name in env.secret]
+    if both:
+        raise DeployConfigError(f"{path}: {both[0]} is both a clear and a secret variable")
+    return env
+
+
+def read_options(value: object, path: str) -> tuple[Options, tuple[str, ...]]:
+    """Docker options in file order, with `publish` split out as normalised ports."""
+    section = Section(value, path, path)
+    options: list[tuple[str, str | None]] = []
+    ports: list[str] = []
+    for key, item in section.values.items():
+        key_path = child_path(path, key)
+        if not _OPTION_NAME.match(key):
+            raise DeployConfigError(
+                f"{path}: option names are docker long options without '--' (got {describe(key)})"
+            )
+        if key in RESERVED_OPTIONS:
+            raise DeployConfigError(f"{key_path}: {RESERVED_OPTIONS[key]} (got {describe(item)})")
+        items = item if isinstance(item, list) else [item]
+        for index, entry in enumerate(items):
+            entry_path = child_path(key_path, index) if isinstance(item, list) else key_path
+            if key == "publish":
+                ports.append(normalise_port(entry, entry_path))
+            elif entry is True or entry is None:
+                options.append((key, None))
+            elif isinstance(entry, bool | Mapping | list):
+                raise DeployConfigError(
+                    f"{entry_path}: must be a value, or true for a flag (got {describe(entry)})"
+                )
+            else:
+                options.append((key, scalar_text(entry, entry_path)))
+    return tuple(options), tuple(ports)

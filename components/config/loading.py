@@ -1,0 +1,139 @@
+"""The whole deploy file: top-level keys, destination files merged Kamal's way, the parsed model."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from components.config.accessories import read_accessories
+from components.config.container_settings import read_env, read_labels
+from components.config.model import DeployConfig, EnvConfig
+from components.config.sections import (
+    read_app_image,
+    read_boot,
+    read_builder,
+    read_registry,
+    read_ssh,
+)
+from components.config.servers import read_servers
+from components.config.values import (
+    NAME_PATTERN,
+    NAME_RULE,
+    Section,
+    checked_name,
+    describe,
+    list_value,
+    normalise_volume,
+    string_value,
+    whole_number,
+)
+from components.config.yaml_text import read_yaml_file
+from components.errors import DeployConfigError
+
+
+# Key sets, here and in every section module: KEYS are read; NOT_YET keys are real Kamal 2 keys
+# that fleetform refuses by name; KAMAL_1_KEYS were removed in Kamal 2. Anything else is unknown.
+TOP_LEVEL_KEYS = frozenset(
+    {
+        "service", "image", "servers", "primary_role", "builder", "registry", "env",
+        "accessories", "ssh", "boot", "volumes", "labels", "retain_containers",
+    }
+)  # fmt: skip
+
+TOP_LEVEL_NOT_YET = frozenset(
+    {
+        "proxy", "aliases", "asset_path", "hooks_path", "hooks_output", "secrets_path",
+        "error_pages_path", "require_destination", "allow_empty_roles", "deploy_timeout",
+        "drain_timeout", "readiness_delay", "run_directory", "minimum_version", "logging",
+        "sshkit", "output",
+    }
+)  # fmt: skip
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Kamal's destination merge: mappings merge key by key; lists and scalars replace."""
+    merged = dict(base)
+    for key, value in override.items():
+        current = merged.get(key)
+        if isinstance(current, Mapping) and isinstance(value, Mapping):
+            merged[key] = deep_merge(current, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def destination_path(path: str | Path, destination: str) -> Path:
+    """`config/deploy.yml` with destination `staging` is `config/deploy.staging.yml`."""
+    base = Path(path)
+    return base.with_name(f"{base.stem}.{destination}{base.suffix}")
+
+
+def load_config(path: str | Path, destination: str | None = None) -> DeployConfig:
+    """Reads `path` and, with a destination, `deploy.<destination>.yml` beside it, deep-merged.
+
+    An empty destination file is allowed (a destination with no overrides); an empty base file is
+    not.
+    """
+    raw = read_yaml_file(Path(path))
+    if destination is not None:
+        if not NAME_PATTERN.match(destination):
+            raise DeployConfigError(f"destination: {NAME_RULE} (got {describe(destination)})")
+        overrides_path = destination_path(path, destination)
+        if not overrides_path.is_file():
+            raise DeployConfigError(
+                f"{overrides_path}: file not found for destination '{destination}'"
+            )
+        raw = deep_merge(raw, read_yaml_file(overrides_path, allow_empty=True))
+    return parse_config(raw, source=str(path), destination=destination)
+
+
+def parse_config(
+    raw: Mapping[str, Any], *, source: str = "deploy.yml", destination: str | None = None
+) -> DeployConfig:
+    """Validates an already-read (and destination-merged) deploy file."""
+    section = Section(raw, "", source)
+    section.check_keys(TOP_LEVEL_KEYS, TOP_LEVEL_NOT_YET)
+    service = checked_name(string_value(section.require("service"), "service"), "service")
+    image = read_app_image(section.require("image"))
+    builder = read_builder(section.get("builder"))
+    env = read_env(section.get("env"), "env") if section.has("env") else EnvConfig()
+    labels = read_labels(section.get("labels"), "labels") if section.has("labels") else ()
+    roles = read_servers(section.require("servers"), builder=builder, env=env, labels=labels)
+    role_names = [role.name for role in roles]
+    primary_role = "web"
+    if section.has("primary_role"):
+        primary_role = string_value(section.get("primary_role"), "primary_role")
+    if primary_role not in role_names:
+        default = "" if section.has("primary_role") else ", the default"
+        raise DeployConfigError(
+            f"primary_role: must name a role in servers "
+            f"(got {describe(primary_role)}{default}; roles are {', '.join(role_names)})"
+        )
+    volumes: tuple[str, ...] = ()
+    if section.has("volumes"):
+        volumes = tuple(
+            normalise_volume(item, f"volumes/{index}")
+            for index, item in enumerate(list_value(section.get("volumes"), "volumes"))
+        )
+    retain_containers = None
+    if section.has("retain_containers"):
+        retain_containers = whole_number(
+            section.get("retain_containers"), "retain_containers", minimum=1
+        )
+    return DeployConfig(
+        service=service,
+        image=image,
+        roles=roles,
+        primary_role=primary_role,
+        builder=builder,
+        registry=read_registry(section.get("registry")),
+        env=env,
+        accessories=read_accessories(section.get("accessories"), roles),
+        ssh=read_ssh(section.get("ssh")),
+        boot=read_boot(section.get("boot")),
+        volumes=volumes,
+        labels=labels,
+        retain_containers=retain_containers,
+        destination=destination,
+    )

@@ -1,0 +1,169 @@
+"""The validated model of a deploy file: frozen dataclasses, one per section, and their types."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Arch = Literal["amd64", "arm64"]
+ARCHES: tuple[Arch, ...] = ("amd64", "arm64")
+Pairs = tuple[tuple[str, str], ...]
+"""(name, value) pairs in file order: env, labels, build args."""
+Options = tuple[tuple[str, str | None], ...]
+"""Docker long options without `--`, in file order; `None` values are flags."""
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    """Environment for a container: clear values, and secret *names* resolved at deploy time."""
+
+    clear: Pairs = ()
+    """(NAME, value) pairs, in file order; values are not secret and may appear in plans."""
+    secret: tuple[str, ...] = ()
+    """Names of secrets; their values never pass through the config or the plan."""
+
+    def merged_over(self, base: EnvConfig) -> EnvConfig:
+        """Kamal's role env merge: clear values override `base` by name; secret names add up."""
+        clear = dict(base.clear)
+        clear.update(self.clear)
+        secret = (*base.secret, *(name for name in self.secret if name not in base.secret))
+        return EnvConfig(clear=tuple(clear.items()), secret=secret)
+
+
+@dataclass(frozen=True)
+class RegistryConfig:
+    """Where the app image is pushed and pulled, and the secret that logs in there."""
+
+    server: str
+    """Registry host[:port], e.g. `10.203.0.1:5000`; `docker.io` when the file names none."""
+    username: str
+    password_secret: str
+    """Name of the secret that holds the password (Kamal's `password: [NAME]`)."""
+
+
+@dataclass(frozen=True)
+class BuilderConfig:
+    """How the app image is built: for which arches, from which Dockerfile and context."""
+
+    arches: tuple[Arch, ...] = ARCHES
+    """Arches the builder may build (Kamal's default is both); the plan builds only those needed."""
+    dockerfile: str = "Dockerfile"
+    context: str = "."
+    args: Pairs = ()
+
+    @property
+    def single_arch(self) -> Arch | None:
+        """The builder's arch when it builds exactly one, which roles without `arch` inherit."""
+        return self.arches[0] if len(self.arches) == 1 else None
+
+
+@dataclass(frozen=True)
+class SshConfig:
+    """How fleetform reaches every host."""
+
+    user: str = "root"
+    port: int = 22
+    keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BootConfig:
+    """How many hosts of a role boot at once, and the pause between batches."""
+
+    limit: int | None = None
+    """Hosts per batch, when given as a number."""
+    limit_percent: int | None = None
+    """Hosts per batch as a percentage of a role's hosts (Kamal's `limit: 25%`)."""
+    wait: int | None = None
+    """Seconds between batches."""
+
+    def limit_for(self, host_count: int) -> int | None:
+        """The batch size for a role on `host_count` hosts; a percentage rounds down, minimum 1."""
+        if self.limit_percent is not None:
+            return max(host_count * self.limit_percent // 100, 1)
+        return self.limit
+
+
+@dataclass(frozen=True)
+class RoleConfig:
+    """One app role (`servers.<name>`): the app image on these hosts, with this cmd and env."""
+
+    name: str
+    hosts: tuple[str, ...]
+    arch: Arch | None
+    """The declared arch, else the builder's arch when it builds only one, else None."""
+    cmd: str | None = None
+    env: EnvConfig = field(default_factory=EnvConfig)
+    """The role's env merged over the global env, as Kamal does."""
+    options: Options = ()
+    """Docker long options without `--`, in file order; `None` values are flags."""
+    labels: Pairs = ()
+    """Global labels merged with the role's own, the role's winning."""
+    ports: tuple[str, ...] = ()
+    """Normalised `docker -p` specs, taken from the role's `options.publish`."""
+
+
+@dataclass(frozen=True)
+class AccessoryConfig:
+    """One accessory (`accessories.<name>`): a service with its own image on its own hosts."""
+
+    name: str
+    image: str
+    """The full image reference as written, e.g. `redis:7.0`."""
+    hosts: tuple[str, ...]
+    """Resolved from `host`, `hosts`, or the hosts of `roles` (in role order, without repeats)."""
+    arch: Arch | None = None
+    port: str | None = None
+    """The `port` key, normalised (`6379` becomes `6379:6379`)."""
+    cmd: str | None = None
+    env: EnvConfig = field(default_factory=EnvConfig)
+    volumes: tuple[str, ...] = ()
+    directories: Pairs = ()
+    """(host dir, container path) as written; the plan resolves relative host dirs."""
+    options: Options = ()
+    labels: Pairs = ()
+    roles: tuple[str, ...] = ()
+    """The roles the hosts came from, when placed with `roles`."""
+    ports: tuple[str, ...] = ()
+    """`port` followed by any `options.publish`, all normalised."""
+
+
+@dataclass(frozen=True)
+class DeployConfig:
+    """A whole validated deploy file (with its destination file merged in, if any)."""
+
+    service: str
+    image: str
+    """The app image repository without registry or tag, e.g. `fleetform/hello`."""
+    roles: tuple[RoleConfig, ...]
+    primary_role: str
+    builder: BuilderConfig
+    registry: RegistryConfig | None
+    env: EnvConfig
+    accessories: tuple[AccessoryConfig, ...]
+    ssh: SshConfig
+    boot: BootConfig
+    volumes: tuple[str, ...]
+    """`docker -v` specs for every app role."""
+    labels: Pairs
+    """Labels for every app role (already merged into each RoleConfig)."""
+    retain_containers: int | None
+    destination: str | None = None
+    """The destination whose file was merged in by load_config, if any."""
+
+    @property
+    def app_repository(self) -> str:
+        """What hosts pull the app image from: `<registry server>/<image>`."""
+        return f"{self.registry.server}/{self.image}" if self.registry else self.image
+
+    def role(self, name: str) -> RoleConfig:
+        for role in self.roles:
+            if role.name == name:
+                return role
+        raise KeyError(name)
+
+    def accessory(self, name: str) -> AccessoryConfig:
+        for accessory in self.accessories:
+            if accessory.name == name:
+                return accessory
+        raise KeyError(name)

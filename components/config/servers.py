@@ -1,0 +1,95 @@
+"""`servers`: the app roles, each with its hosts, arch, cmd, env, labels and options."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from components.config.container_settings import checked_env, read_env, read_labels, read_options
+from components.config.model import BuilderConfig, EnvConfig, Options, Pairs, RoleConfig
+from components.config.values import (
+    Section,
+    checked_name,
+    describe,
+    host_list,
+    normalise_arch,
+    shell_words,
+)
+from components.errors import DeployConfigError
+
+
+ROLE_KEYS = frozenset({"hosts", "arch", "cmd", "env", "options", "labels"})
+ROLE_NOT_YET = frozenset({"proxy", "logging", "asset_path"})
+
+
+def read_servers(
+    value: object, *, builder: BuilderConfig, env: EnvConfig, labels: Pairs
+) -> tuple[RoleConfig, ...]:
+    if isinstance(value, list):
+        # Kamal's short form: a plain list of hosts is the `web` role.
+        hosts = host_list(value, "servers")
+        return (
+            RoleConfig(name="web", hosts=hosts, arch=builder.single_arch, env=env, labels=labels),
+        )
+    if not isinstance(value, Mapping):
+        raise DeployConfigError(
+            f"servers: must be a list of hosts or a mapping of roles (got {describe(value)})"
+        )
+    section = Section(value, "servers", "servers")
+    roles = [
+        _role(checked_name(name, f"servers/{name}"), role, builder=builder, env=env, labels=labels)
+        for name, role in section.items()
+    ]
+    if not roles:
+        raise DeployConfigError("servers: must define at least one role (got an empty mapping)")
+    return tuple(roles)
+
+
+def _role(
+    name: str, value: object, *, builder: BuilderConfig, env: EnvConfig, labels: Pairs
+) -> RoleConfig:
+    path = f"servers/{name}"
+    if isinstance(value, list):
+        return RoleConfig(
+            name=name,
+            hosts=host_list(value, path),
+            arch=builder.single_arch,
+            env=env,
+            labels=labels,
+        )
+    if not isinstance(value, Mapping):
+        raise DeployConfigError(
+            f"{path}: must be a list of hosts or a mapping (got {describe(value)})"
+        )
+    section = Section(value, path, path)
+    section.check_keys(ROLE_KEYS, ROLE_NOT_YET)
+    hosts = host_list(section.require("hosts"), section.child("hosts"))
+    arch = builder.single_arch
+    if section.has("arch"):
+        arch = normalise_arch(section.get("arch"), section.child("arch"))
+        if arch not in builder.arches:
+            built = ", ".join(builder.arches)
+            raise DeployConfigError(f"{path}: arch {arch} is not built (builder/arch is {built})")
+    role_env = env
+    if section.has("env"):
+        role_env = checked_env(
+            read_env(section.get("env"), section.child("env")).merged_over(env), path
+        )
+    role_labels = labels
+    if section.has("labels"):
+        own = read_labels(section.get("labels"), section.child("labels"))
+        role_labels = tuple({**dict(labels), **dict(own)}.items())
+    options: Options = ()
+    ports: tuple[str, ...] = ()
+    if section.has("options"):
+        options, ports = read_options(section.get("options"), section.child("options"))
+    cmd = shell_words(section.get("cmd"), section.child("cmd")) if section.has("cmd") else None
+    return RoleConfig(
+        name=name,
+        hosts=hosts,
+        arch=arch,
+        cmd=cmd,
+        env=role_env,
+        options=options,
+        labels=role_labels,
+        ports=ports,
+    )
