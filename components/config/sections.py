@@ -18,6 +18,7 @@ from components.config.values import (
     REPOSITORY_PATH,
     Section,
     describe,
+    is_ascii_number,
     name_value_pairs,
     normalise_arch,
     string_list,
@@ -167,7 +168,7 @@ def read_boot(value: object) -> BootConfig:
     if section.has("limit"):
         raw_limit = section.get("limit")
         if isinstance(raw_limit, str) and raw_limit.endswith("%"):
-            if not raw_limit[:-1].isdigit():
+            if not is_ascii_number(raw_limit[:-1]):
                 raise DeployConfigError(
                     f"boot/limit: must be a number of hosts or a percentage like 25% "
                     f"(got {describe(raw_limit)})"

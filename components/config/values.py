@@ -152,8 +152,13 @@ def list_value(value: object, path: str) -> list[Any]:
     return value
 
 
+def is_ascii_number(text: str) -> bool:
+    """Only 0-9 make a number: `str.isdigit` also accepts `²` (int() fails) and `٣` (int() is 3)."""
+    return text.isascii() and text.isdigit()
+
+
 def whole_number(value: object, path: str, *, minimum: int, maximum: int | None = None) -> int:
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and is_ascii_number(value):
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise DeployConfigError(f"{path}: must be a whole number (got {describe(value)})")

@@ -109,6 +109,13 @@ def test_retain_containers() -> None:
     assert_config_error(
         "retain_containers: must be a whole number (got 'five')", retain_containers="five"
     )
+    # Only ASCII digits are numbers: superscripts and other scripts' digits are not.
+    assert_config_error(
+        "retain_containers: must be a whole number (got '³')", retain_containers="³"
+    )
+    assert_config_error(
+        "retain_containers: must be a whole number (got '٣')", retain_containers="٣"
+    )
 
 
 def test_global_volumes() -> None:
@@ -562,6 +569,9 @@ def test_ssh_keys_not_supported_yet(key: str) -> None:
         ({"port": 0}, "ssh/port: must be between 1 and 65535 (got 0)"),
         ({"port": "ssh"}, "ssh/port: must be a whole number (got 'ssh')"),
         ({"port": True}, "ssh/port: must be a whole number (got true)"),
+        ({"port": "²"}, "ssh/port: must be a whole number (got '²')"),
+        ({"port": "٢٢"}, "ssh/port: must be a whole number (got '٢٢')"),
+        ({"port": "２２"}, "ssh/port: must be a whole number (got '２２')"),
         ({"user": "Deploy User"}, "ssh/user: invalid user name (got 'Deploy User')"),
         ({"keys": "~/.ssh/id"}, "ssh/keys: must be a list (got '~/.ssh/id')"),
         ({"host": "x"}, "ssh: unknown key 'host'"),
@@ -583,6 +593,17 @@ def test_ssh(ssh: dict[str, Any], message: str) -> None:
         ({"limit": "all"}, "boot/limit: must be a whole number (got 'all')"),
         ({"wait": -1}, "boot/wait: must be >= 0 (got -1)"),
         ({"wait": 1.5}, "boot/wait: must be a whole number (got 1.5)"),
+        ({"wait": "²"}, "boot/wait: must be a whole number (got '²')"),
+        ({"wait": "٣"}, "boot/wait: must be a whole number (got '٣')"),
+        ({"limit": "²"}, "boot/limit: must be a whole number (got '²')"),
+        (
+            {"limit": "²%"},
+            "boot/limit: must be a number of hosts or a percentage like 25% (got '²%')",
+        ),
+        (
+            {"limit": "٥٠%"},
+            "boot/limit: must be a number of hosts or a percentage like 25% (got '٥٠%')",
+        ),
         ({"parallel": 2}, "boot: unknown key 'parallel'"),
     ],
 )
