@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pulumi
 
+from components.config import describe
+from components.config.values import is_ascii_number
 from components.errors import DeployConfigError
+from components.known_hosts import HostKeys, parse_host_keys_setting, read_known_hosts
 
 
 @dataclass(frozen=True)
@@ -15,8 +18,9 @@ class StackSettings:
     deploy_file: str
     destination: str | None
     ssh_private_key: pulumi.Output[str]
-    host_keys: dict[str, str]
-    """Host to its pinned SSH public key (`ssh-ed25519 AAAA…`)."""
+    host_keys: HostKeys
+    """Pinned SSH public keys (`ssh-ed25519 AAAA…`) by host and port: `host_keys.key_for(host,
+    port)`; `host_keys[host]` and `host in host_keys` mean port 22."""
     readiness_timeout: int
     command_timeout: int
     """Seconds any one remote script may run before it is stopped and its resource fails."""
@@ -40,14 +44,16 @@ def _read_app_digests(config: pulumi.Config) -> dict[str, str] | None:
     return {str(platform): digest for platform, digest in pinned.items()}
 
 
-def _read_known_hosts(path: Path) -> dict[str, str]:
-    keys: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        fields = line.split()
-        if len(fields) >= 3 and not line.startswith("#"):
-            for name in fields[0].split(","):
-                keys[name.strip("[]").split("]:")[0]] = f"{fields[1]} {fields[2]}"
-    return keys
+def parse_seconds(text: str | None, setting: str) -> int | None:
+    """A stack setting in whole seconds (ASCII digits only, at least 1), or None when unset."""
+    if text is None or text == "":
+        return None
+    if not is_ascii_number(text) or int(text) < 1:
+        raise DeployConfigError(
+            f"fleetform:{setting}: must be a whole number of seconds, at least 1 "
+            f"(got {describe(text)})"
+        )
+    return int(text)
 
 
 def read_stack_settings(config: pulumi.Config) -> StackSettings:
@@ -59,17 +65,17 @@ def read_stack_settings(config: pulumi.Config) -> StackSettings:
         private_key = pulumi.Output.secret(path.read_text())
     else:
         private_key = config.require_secret("sshPrivateKey")
-    host_keys = dict(config.get_object("hostKeys") or {})
-    known_hosts = config.get("knownHostsFile")
-    if known_hosts:
-        path = Path(known_hosts).expanduser()
-        if not path.is_file():
-            raise DeployConfigError(f"fleetform:knownHostsFile: no such file (got '{known_hosts}')")
-        host_keys = {**_read_known_hosts(path), **host_keys}
-    readiness_timeout = config.get_int("readinessTimeout") or 90
+    known_hosts_file = config.get("knownHostsFile")
+    known_hosts = (
+        read_known_hosts(Path(known_hosts_file).expanduser()) if known_hosts_file else None
+    )
+    host_keys = HostKeys(parse_host_keys_setting(config.get("hostKeys")), known_hosts)
+    readiness_timeout = parse_seconds(config.get("readinessTimeout"), "readinessTimeout") or 90
     # A container's script waits up to readinessTimeout for it, after its pull: the limit on the
     # whole script must leave room for both.
-    command_timeout = config.get_int("commandTimeout") or max(300, readiness_timeout + 120)
+    command_timeout = parse_seconds(config.get("commandTimeout"), "commandTimeout") or max(
+        300, readiness_timeout + 120
+    )
     if command_timeout <= readiness_timeout:
         raise DeployConfigError(
             f"fleetform:commandTimeout: must be longer than fleetform:readinessTimeout "
