@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import http.client
+import ipaddress
 import json
 import os
 import stat
@@ -19,14 +20,19 @@ from tests.fleet.conftest import UNAME, Fleet, fleet_command
 pytestmark = pytest.mark.fleet
 
 DEFAULT_SHAPE = [("h1", "arm64"), ("h2", "arm64"), ("h3", "arm64"), ("h4", "amd64")]
+# The fleet under test: the default one, or another one (a second engineer's, say) when the
+# FLEETFORM_FLEET_* variables name it.
+SUBNET = ipaddress.IPv4Network(os.environ.get("FLEETFORM_FLEET_SUBNET", "10.203.0.0/24"))
+NAME = os.environ.get("FLEETFORM_FLEET_NAME", "fleetform")
 
 
 def test_default_shape_and_addresses(fleet: Fleet) -> None:
+    base = SUBNET.network_address
     assert [(h["name"], h["arch"]) for h in fleet.hosts] == DEFAULT_SHAPE
-    assert [h["address"] for h in fleet.hosts] == [f"10.203.0.{11 + i}" for i in range(4)]
-    assert fleet.inventory["subnet"] == "10.203.0.0/24"
-    assert fleet.inventory["gateway"] == "10.203.0.1"
-    assert fleet.inventory["registry"] == "10.203.0.1:5000"
+    assert [h["address"] for h in fleet.hosts] == [str(base + 11 + i) for i in range(4)]
+    assert fleet.inventory["subnet"] == str(SUBNET)
+    assert fleet.inventory["gateway"] == str(base + 1)
+    assert fleet.inventory["registry"] == f"{base + 1}:5000"
 
 
 def test_inventory_files(fleet: Fleet) -> None:
@@ -355,8 +361,16 @@ def test_bad_host_specs_are_rejected() -> None:
 
 # --------------------------------------------------------------------------------------------
 # `down` leaves nothing behind: checked on a separate small fleet, so the default one stays up.
+# Tests against another fleet get a small fleet of their own too (the /24 after theirs).
 
-SMALL = {"FLEETFORM_FLEET_NAME": "ffdown", "FLEETFORM_FLEET_SUBNET": "10.203.201.0/24"}
+SMALL = (
+    {"FLEETFORM_FLEET_NAME": "ffdown", "FLEETFORM_FLEET_SUBNET": "10.203.201.0/24"}
+    if NAME == "fleetform"
+    else {
+        "FLEETFORM_FLEET_NAME": f"{NAME[:7]}dn",
+        "FLEETFORM_FLEET_SUBNET": f"{SUBNET.network_address + SUBNET.num_addresses}/24",
+    }
+)
 
 
 def _leftovers(name: str, fleet_dir: Path, subnet: str) -> list[str]:
