@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 import pulumi
@@ -11,6 +13,36 @@ from components.config import describe
 from components.config.values import is_ascii_number
 from components.errors import DeployConfigError
 from components.known_hosts import HostKeys, parse_host_keys_setting, read_known_hosts
+
+
+DEV_PASSPHRASE = "fleetform-dev-passphrase"
+"""Public (README, scripts/env.sh): it protects nothing, so only throwaway stacks may use it."""
+DEV_PASSPHRASE_STACKS = ("dev", "bench", "e2e-*")
+"""The embedded dev stack and the throwaway stacks of scripts/bench-deploy and the test suite."""
+
+
+def check_secrets_passphrase(stack: str, environ: Mapping[str, str]) -> None:
+    """Refuses the public dev passphrase for any stack but those of DEV_PASSPHRASE_STACKS.
+
+    `environ` is the program's environment, which the Pulumi CLI passes on: the passphrase is in
+    PULUMI_CONFIG_PASSPHRASE, or in the file PULUMI_CONFIG_PASSPHRASE_FILE names.
+    """
+    if any(fnmatchcase(stack, pattern) for pattern in DEV_PASSPHRASE_STACKS):
+        return
+    variable = "PULUMI_CONFIG_PASSPHRASE"
+    passphrase = environ.get(variable)
+    if passphrase is None and environ.get(f"{variable}_FILE"):
+        variable = f"{variable}_FILE"
+        try:
+            passphrase = Path(environ[variable]).read_text().rstrip("\r\n")
+        except (OSError, UnicodeDecodeError):
+            return  # Pulumi itself reports a passphrase file it cannot read.
+    if passphrase == DEV_PASSPHRASE:
+        raise DeployConfigError(
+            f"{variable}: stack '{stack}' must not use the public dev passphrase, which only "
+            f"the stacks {', '.join(DEV_PASSPHRASE_STACKS)} may use; set PULUMI_CONFIG_PASSPHRASE, "
+            f"or use another secrets provider (got {DEV_PASSPHRASE})"
+        )
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Staging → production by exact per-platform digests, on disjoint hosts of the local fleet.
 
-Runs the committed stack settings (stacks/Pulumi.staging.yaml, Pulumi.production.yaml) under
-test stack names, with the deploy files copied to a temporary directory so tests can vary them.
+Runs the committed stack settings (stacks/settings/staging.yaml, production.yaml) under throwaway
+e2e-* stack names, with the deploy files copied to a temporary directory so tests can vary them.
+Like every e2e-* stack, they keep their secrets under the public dev passphrase.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pulumi import automation as auto
 
 from components.errors import PlanError
 from components.promote import promote
+from components.stack_config import DEV_PASSPHRASE
 from tests.support import ROOT, host_address, inventory, pulumi_command, ssh
 
 pytestmark = pytest.mark.e2e
@@ -32,8 +34,10 @@ QUIET: dict[str, Any] = {"color": "never", "on_output": lambda _line: None}
 
 
 def stack_file_config(name: str) -> dict[str, str]:
-    raw = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{name}.yaml").read_text())["config"]
-    return {key: str(value) for key, value in raw.items()}
+    raw = yaml.safe_load((ROOT / "stacks" / "settings" / f"{name}.yaml").read_text())["config"]
+    return {
+        key: value if isinstance(value, str) else json.dumps(value) for key, value in raw.items()
+    }
 
 
 class Environments:
@@ -64,6 +68,7 @@ class Environments:
                 **{key: auto.ConfigValue(value) for key, value in settings.items()},
                 "fleetform:REGISTRY_PASSWORD": auto.ConfigValue(password, secret=True),
                 "fleetform:APP_SECRET": auto.ConfigValue(f"{committed}-secret", secret=True),
+                "fleetform:versionKey": auto.ConfigValue(f"{committed}-version-key", secret=True),
             }
         )
         return stack
@@ -106,14 +111,18 @@ def envs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Environments]:
     config_dir = tmp_path_factory.mktemp("config")
     for name in ("deploy.yml", "deploy.staging.yml", "deploy.production.yml"):
         shutil.copy(ROOT / "config" / name, config_dir / name)
-    environments = Environments(config_dir)
-    yield environments
-    for stack in (environments.production, environments.staging):
-        try:
-            stack.destroy(**QUIET)
-        finally:
-            stack.workspace.remove_stack(stack.name)
-            (ROOT / "stacks" / f"Pulumi.{stack.name}.yaml").unlink(missing_ok=True)
+    with pytest.MonkeyPatch.context() as environment:
+        # promote() selects its stacks itself, with this process's environment.
+        environment.setenv("PULUMI_CONFIG_PASSPHRASE", DEV_PASSPHRASE)
+        environment.delenv("PULUMI_CONFIG_PASSPHRASE_FILE", raising=False)
+        environments = Environments(config_dir)
+        yield environments
+        for stack in (environments.production, environments.staging):
+            try:
+                stack.destroy(**QUIET)
+            finally:
+                stack.workspace.remove_stack(stack.name)
+                (ROOT / "stacks" / f"Pulumi.{stack.name}.yaml").unlink(missing_ok=True)
     print("\npromotion timings (s): " + json.dumps({k: round(v, 1) for k, v in TIMINGS.items()}))
 
 

@@ -13,7 +13,7 @@ def test_config_plan_and_cli_do_not_import_pulumi() -> None:
     probe = (
         "import sys\n"
         "import components.config, components.plan, components.errors, components.cli\n"
-        "import components.known_hosts\n"
+        "import components.known_hosts, components.stack_files\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0].startswith('pulumi'))\n"
         "print(loaded)\n"
         "sys.exit(1 if loaded else 0)\n"
