@@ -23,9 +23,11 @@ from components.config import load_config
 from components.errors import FleetformError, PlanError
 from components.plan import Plan, build_plan
 from components.promotion import (
+    INSECURE_REGISTRIES,
     check_digests_cover_plan,
     check_no_floating_images,
     manifest_exists,
+    parse_insecure_registries,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,6 +126,7 @@ def promote(
         opts=auto.LocalWorkspaceOptions(pulumi_command=pulumi_command),
     )
     plan, config = production_plan(stack)
+    insecure_registries = parse_insecure_registries(config.get(INSECURE_REGISTRIES))
     source = source or config.get("fleetform:promoteFrom")
     if digests is None:
         if not source:
@@ -137,10 +140,16 @@ def promote(
         origin = "pinned digests"
     check_digests_cover_plan(plan, digests, origin)
     check_no_floating_images(plan)
-    password = config.get("fleetform:REGISTRY_PASSWORD")
-    username = plan.registry.username if plan.registry is not None else None
+    username: str | None = None
+    password: str | None = None
+    if plan.registry is not None:
+        username = plan.registry.username
+        password = config.get(f"fleetform:{plan.registry.password_secret}")
+    insecure = plan.app_repository.split("/", 1)[0] in insecure_registries
     for platform in plan.builds:
-        if not manifest_exists(plan.app_repository, digests[platform], username, password):
+        if not manifest_exists(
+            plan.app_repository, digests[platform], username, password, insecure=insecure
+        ):
             raise PlanError(
                 f"{origin}/{platform}: {plan.app_repository}@{digests[platform]} is no longer in "
                 f"the registry"
