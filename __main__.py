@@ -10,18 +10,22 @@ from components.app_role import AppRole, AppRoleArgs
 from components.config import load_config
 from components.docker_host import DockerHost, DockerHostArgs, RegistryLogin
 from components.errors import DeployConfigError, PlanError
+from components.host_key_check import PinnedHost, check_host_keys
 from components.outputs import host_summary, placement_table
 from components.plan import build_plan
 from components.promotion import check_digests_cover_plan, check_no_floating_images
-from components.stack_config import read_stack_settings
+from components.stack_config import read_stack_settings, read_version_key
 
 
 def main() -> None:
     config = pulumi.Config()
     settings = read_stack_settings(config)
     deploy = load_config(settings.deploy_file, settings.destination)
-    plan = build_plan(deploy, destination=settings.destination)
+    stack = pulumi.get_stack()
+    plan = build_plan(deploy, destination=settings.destination, scope=stack)
 
+    secret_names = sorted({name for p in plan.placements for name in p.env_secret})
+    version_key = read_version_key(config, uses_secrets=bool(secret_names or plan.registry))
     registry = None
     if plan.registry is not None:
         registry = RegistryLogin(
@@ -29,13 +33,18 @@ def main() -> None:
             username=plan.registry.username,
             password=config.require_secret(plan.registry.password_secret),
         )
-    secret_names = sorted({name for p in plan.placements for name in p.env_secret})
     secret_env = {name: config.require_secret(name) for name in secret_names}
 
-    hosts = {}
     for host in plan.hosts:
         if host.host not in settings.host_keys:
             raise DeployConfigError(f"{host.host}: no pinned host key (set fleetform:hostKeys)")
+    if not pulumi.runtime.is_dry_run():
+        # A preview never contacts hosts; an update first checks that each offers its pinned key.
+        check_host_keys(
+            [PinnedHost(h.host, deploy.ssh.port, settings.host_keys[h.host]) for h in plan.hosts]
+        )
+    hosts = {}
+    for host in plan.hosts:
         hosts[host.host] = DockerHost(
             host.host,
             DockerHostArgs(
@@ -46,6 +55,9 @@ def main() -> None:
                 host_key=settings.host_keys[host.host],
                 declared_arch=host.arch,
                 declared_by=plan.declared_by(host.host),
+                stack=stack,
+                version_key=version_key,
+                command_timeout=settings.command_timeout,
                 registry=registry,
             ),
         )
@@ -84,6 +96,8 @@ def main() -> None:
                 repository=repository,
                 digests=digests,
                 secret_env=secret_env,
+                stack=stack,
+                version_key=version_key,
                 boot_limit=plan.boot_limit(role),
                 boot_wait=plan.boot.wait or 0,
                 readiness_timeout=settings.readiness_timeout,
@@ -99,6 +113,8 @@ def main() -> None:
                 placements=plan.accessory_placements(name),
                 hosts=hosts,
                 secret_env=secret_env,
+                stack=stack,
+                version_key=version_key,
                 readiness_timeout=settings.readiness_timeout,
             ),
         )

@@ -18,6 +18,8 @@ class AccessoryArgs:
     placements: Sequence[Placement]
     hosts: Mapping[str, DockerHost]
     secret_env: Mapping[str, pulumi.Output[str]]
+    stack: str
+    version_key: pulumi.Output[str]
     readiness_timeout: int = 90
 
 
@@ -42,21 +44,19 @@ class Accessory(pulumi.ComponentResource):
                 if placement.platform is not None
                 else host.arch.apply(lambda arch: f"linux/{arch}")
             )
-            # Directories are bind mounts of host paths: they outlive every container.
-            volumes = [
-                f"{host_path}:{container_path}"
-                for host_path, container_path in placement.directories
-            ]
-            _, container = host_container(
+            container = host_container(
                 f"{name}-{placement.host}",
                 HostContainerArgs(
                     host=host,
                     placement=placement,
                     reference=placement.image,
                     platform=platform,
+                    stack=args.stack,
+                    version_key=args.version_key,
                     secret_env={k: args.secret_env[k] for k in placement.env_secret},
-                    volumes=volumes,
                     readiness_timeout=args.readiness_timeout,
+                    # Old and new versions share the data directories: never both at once.
+                    exclusive=True,
                 ),
                 parent=self,
             )

@@ -6,11 +6,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
+from pulumi_command import remote
 from components.container import HostContainerArgs, host_container
 from components.docker_host import DockerHost
 from components.errors import PlanError
 from components.plan import Placement
-from components.ssh_command import SshCommand
 
 
 @dataclass
@@ -23,6 +23,8 @@ class AppRoleArgs:
     digests: pulumi.Output[dict[str, str]]
     """Platform to digest, from AppImage (or promoted from another stack)."""
     secret_env: Mapping[str, pulumi.Output[str]]
+    stack: str
+    version_key: pulumi.Output[str]
     boot_limit: int | None = None
     """Hosts per batch; each batch starts only after the previous one is ready."""
     boot_wait: int = 0
@@ -48,10 +50,10 @@ class AppRole(pulumi.ComponentResource):
     ) -> None:
         super().__init__("fleetform:index:AppRole", name, None, opts)
         limit = args.boot_limit or len(args.placements) or 1
-        previous_batch: list[SshCommand] = []
+        previous_batch: list[remote.Command] = []
         containers: dict[str, pulumi.Output[str]] = {}
         for start in range(0, len(args.placements), limit):
-            batch: list[SshCommand] = []
+            batch: list[remote.Command] = []
             for placement in args.placements[start : start + limit]:
                 if placement.platform is None:
                     # A role pulls by the digest of its platform, so it cannot wait for a probe.
@@ -63,13 +65,15 @@ class AppRole(pulumi.ComponentResource):
                 reference = args.digests.apply(
                     lambda digests, p=platform: _reference(args.repository, digests, p, args.role)
                 )
-                _, container = host_container(
+                container = host_container(
                     f"{name}-{placement.host}",
                     HostContainerArgs(
                         host=args.hosts[placement.host],
                         placement=placement,
                         reference=reference,
                         platform=platform,
+                        stack=args.stack,
+                        version_key=args.version_key,
                         secret_env={k: args.secret_env[k] for k in placement.env_secret},
                         wait_before_start=args.boot_wait if start else 0,
                         readiness_timeout=args.readiness_timeout,

@@ -1,17 +1,23 @@
-"""One planned container on one DockerHost: its pull and its run, as two remote commands."""
+"""One planned container on one DockerHost: pull, run and readiness as one remote command."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import hmac
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
+from pulumi_command import remote
+
 from components import docker_scripts
 from components.docker_host import DockerHost
 from components.plan import Placement
-from components.ssh_command import SshCommand
+from components.remote_command import host_command
+
+_NAME_PLACEHOLDER = "@@name@@"
 
 
 @dataclass
@@ -21,36 +27,41 @@ class HostContainerArgs:
     reference: pulumi.Input[str]
     """What to pull and run: `repo@sha256:…` for app roles, the accessory's own image otherwise."""
     platform: pulumi.Input[str]
+    stack: str
+    version_key: pulumi.Output[str]
+    """The stack's secret HMAC key: versions reveal nothing about the secrets they cover."""
     secret_env: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
-    volumes: Sequence[str] = ()
     wait_before_start: int = 0
     readiness_timeout: int = 90
+    stop_timeout: int = 10
+    exclusive: bool = False
+    """Never beside a predecessor: stateful accessories share their data directories."""
     depends_on: Sequence[pulumi.Resource] = ()
 
 
-def _version(reference: str, platform: str, config_hash: str, secrets: Mapping[str, str]) -> str:
-    secret_digest = hashlib.sha256(json.dumps(sorted(secrets.items())).encode()).hexdigest()
-    material = json.dumps([reference, platform, config_hash, secret_digest])
-    return hashlib.sha256(material.encode()).hexdigest()[:12]
+def version(key: str, spec: docker_scripts.ContainerSpec, env_file: str, where: str) -> str:
+    """12 hex of HMAC-SHA256 over everything the container's scripts do, the env file included.
+
+    Every input of the create and delete scripts is in it, so a replacement always runs under a
+    new name: the old resource's delete can never remove its successor.
+    """
+    unnamed = dataclasses.replace(spec, name=_NAME_PLACEHOLDER)
+    material = json.dumps(
+        [
+            where,
+            docker_scripts.container_create_script(unnamed),
+            docker_scripts.container_delete_script(unnamed),
+            env_file,
+        ]
+    )
+    return hmac.new(key.encode(), material.encode(), hashlib.sha256).hexdigest()[:12]
 
 
-def host_container(
-    name: str, args: HostContainerArgs, parent: pulumi.Resource
-) -> tuple[SshCommand, SshCommand]:
-    """Creates `<name>-pull` and `<name>` for one placement and returns (pull, container)."""
+def host_container(name: str, args: HostContainerArgs, parent: pulumi.Resource) -> remote.Command:
+    """Creates the resource `<name>` for one placement; its stdout is the container id."""
     placement = args.placement
     host = args.host
-    pull = SshCommand(
-        f"{name}-pull",
-        connection=host.connection,
-        create=pulumi.Output.all(args.reference, args.platform).apply(
-            lambda values: docker_scripts.pull_script(values[0], values[1])
-        ),
-        delete=pulumi.Output.from_input(args.reference).apply(docker_scripts.remove_image_script),
-        triggers=[args.reference, args.platform],
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=[*host.ready, *args.depends_on]),
-    )
-
+    connection = host.connection
     secret_names = sorted(args.secret_env)
     secret_values = pulumi.Output.all(*(args.secret_env[key] for key in secret_names)).apply(
         lambda values: dict(zip(secret_names, values, strict=True))
@@ -60,37 +71,49 @@ def host_container(
             placement.env_clear, sorted(secrets.items())
         )
     )
-    # The version goes into the container name, which must change whenever the container is
-    # replaced (old and new run side by side). It mixes secrets only through a hash, so it is
-    # safe to show; unsecret keeps names and diffs readable.
-    version = pulumi.Output.unsecret(
-        pulumi.Output.all(args.reference, args.platform, secret_values).apply(
-            lambda values: _version(values[0], values[1], placement.config_hash, values[2])
-        )
-    )
-    spec = pulumi.Output.all(args.reference, args.platform, version).apply(
-        lambda values: docker_scripts.ContainerSpec(
-            name=f"{placement.container}-{values[2]}",
+    where = f"{connection.user}@{connection.host}:{connection.port}"
+
+    def named_spec(values: list[str]) -> docker_scripts.ContainerSpec:
+        reference, platform, env, key = values
+        spec = docker_scripts.ContainerSpec(
+            name=_NAME_PLACEHOLDER,
             family=placement.container,
-            image=values[0],
-            platform=values[1],
+            stack=args.stack,
+            image=reference,
+            platform=platform,
             cmd=placement.cmd,
             ports=tuple(placement.ports),
-            volumes=(*placement.volumes, *args.volumes),
+            volumes=(
+                *placement.volumes,
+                *(f"{host_dir}:{path}" for host_dir, path in placement.directories),
+            ),
+            directories=tuple(host_dir for host_dir, _ in placement.directories),
             labels=tuple(placement.labels),
             options=tuple(placement.options),
             readiness_timeout=args.readiness_timeout,
             wait_before_start=args.wait_before_start,
+            stop_timeout=args.stop_timeout,
+            exclusive=args.exclusive,
+            docker_config=host.docker_config,
+        )
+        return dataclasses.replace(
+            spec, name=f"{placement.container}-{version(key, spec, env, where)}"
+        )
+
+    # The HMAC key makes the version safe to show: unsecret keeps names and diffs readable.
+    spec = pulumi.Output.unsecret(
+        pulumi.Output.all(args.reference, args.platform, env_file, args.version_key).apply(
+            named_spec
         )
     )
-    container = SshCommand(
+    return host_command(
         name,
-        connection=host.connection,
+        connection=connection,
         create=spec.apply(docker_scripts.container_create_script),
-        delete=spec.apply(lambda s: docker_scripts.container_delete_script(s.name)),
+        update=spec.apply(docker_scripts.container_read_script),
+        delete=spec.apply(docker_scripts.container_delete_script),
         stdin=env_file,
-        triggers=[args.reference, args.platform, placement.config_hash, version],
+        triggers=[spec.apply(lambda s: s.name)],
         # The create script prints only the container id; stdout never holds env values.
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=[pull, *host.ready]),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[*host.ready, *args.depends_on]),
     )
-    return pull, container

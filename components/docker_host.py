@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 
 import pulumi
+
 from components import docker_scripts
-from components.ssh_command import SshCommand, SshConnection
+from components.remote_command import SshConnection, host_command
 
 
 @dataclass(frozen=True)
@@ -16,6 +19,20 @@ class RegistryLogin:
     server: str
     username: str
     password: pulumi.Output[str]
+
+    def token(self, key: pulumi.Output[str]) -> pulumi.Output[str]:
+        """A keyed hash of the credentials: marks a login on a host as this stack's current one.
+
+        Keyed with the stack's secret, it reveals nothing about the password, so it may be shown.
+        """
+        material = f"{self.server}\n{self.username}\n"
+        return pulumi.Output.unsecret(
+            pulumi.Output.all(key, self.password).apply(
+                lambda values: hmac.new(
+                    values[0].encode(), (material + values[1]).encode(), hashlib.sha256
+                ).hexdigest()[:16]
+            )
+        )
 
 
 @dataclass
@@ -32,6 +49,11 @@ class DockerHostArgs:
     """What the deploy file says runs here, or None to learn it from the probe."""
     declared_by: str
     """Who declared the arch (`role web`), quoted in the mismatch error."""
+    stack: str
+    """The owning stack: its registry login lives in a Docker config dir of its own."""
+    version_key: pulumi.Output[str]
+    """The stack's secret HMAC key (fleetform:versionKey)."""
+    command_timeout: int = 300
     registry: RegistryLogin | None = None
 
 
@@ -41,6 +63,8 @@ class DockerHost(pulumi.ComponentResource):
     arch: pulumi.Output[str]
     """The architecture the host really has (`amd64`/`arm64`), read by the probe."""
     connection: SshConnection
+    docker_config: str
+    """The stack's Docker client config dir on this host (`~/.fleetform/<stack>/docker`)."""
     ready: list[pulumi.Resource]
     """Resources every container on this host must wait for."""
 
@@ -55,20 +79,22 @@ class DockerHost(pulumi.ComponentResource):
             user=args.user,
             private_key=args.private_key,
             host_key=args.host_key,
+            command_timeout=args.command_timeout,
         )
+        self.docker_config = f"{docker_scripts.STATE_DIR}/{args.stack}/docker"
         child = pulumi.ResourceOptions(parent=self)
         # The probe only re-runs when the host or its declared arch changes, so a no-op
         # preview stays a no-op; the arch check itself happens on the host (see probe_script).
-        probe = SshCommand(
+        probe = host_command(
             f"{name}-probe",
             connection=self.connection,
             create=docker_scripts.probe_script(args.address, args.declared_arch, args.declared_by),
-            triggers=[args.address, args.declared_arch or "probe"],
+            triggers=[args.declared_arch or "probe"],
             opts=child,
         )
-        self.arch = probe.stdout.apply(lambda out: docker_scripts.normalise_machine(out))
+        self.arch = probe.stdout.apply(docker_scripts.normalise_machine)
         after_probe = pulumi.ResourceOptions(parent=self, depends_on=[probe])
-        network = SshCommand(
+        network = host_command(
             f"{name}-network",
             connection=self.connection,
             create=docker_scripts.network_create_script(),
@@ -77,13 +103,22 @@ class DockerHost(pulumi.ComponentResource):
         )
         self.ready = [probe, network]
         if args.registry is not None:
-            login = SshCommand(
+            registry = args.registry
+            token = registry.token(args.version_key)
+            login = host_command(
                 f"{name}-registry-login",
                 connection=self.connection,
-                create=docker_scripts.login_script(args.registry.server, args.registry.username),
-                delete=docker_scripts.logout_script(args.registry.server),
-                stdin=args.registry.password,
-                triggers=[args.registry.server, args.registry.username, args.registry.password],
+                create=token.apply(
+                    lambda token: docker_scripts.login_script(
+                        registry.server, registry.username, self.docker_config, token
+                    )
+                ),
+                delete=token.apply(
+                    lambda token: docker_scripts.logout_script(
+                        registry.server, self.docker_config, token
+                    )
+                ),
+                stdin=registry.password,
                 opts=after_probe,
             )
             self.ready.append(login)

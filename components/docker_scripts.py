@@ -8,15 +8,18 @@ Nothing secret is ever interpolated here: secrets reach hosts on stdin only.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 # Labels fleetform puts on every container it runs; `docker ps --filter` finds a
-# container's predecessors through FAMILY_LABEL without parsing names.
+# container's predecessors through FAMILY_LABEL and STACK_LABEL without parsing names.
 FAMILY_LABEL = "fleetform.container"
+STACK_LABEL = "fleetform.stack"
 MANAGED_LABEL = "fleetform.managed"
 NETWORK = "fleetform"
-ENV_DIR = "/root/.fleetform/env"
+# Under the SSH user's own home on the host (never /root for another user): `~/...` in a spec is
+# written as "$HOME/..." in scripts.
+STATE_DIR = "~/.fleetform"
 
 _MACHINE_TO_ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 
@@ -67,62 +70,119 @@ def network_delete_script() -> str:
     return f"docker network rm {NETWORK} >/dev/null 2>&1 || true"
 
 
-def login_script(server: str, username: str) -> str:
-    return f"docker login --username {q(username)} --password-stdin {q(server)}"
+def login_marker(config_dir: str, server: str) -> str:
+    return f"{config_dir}/fleetform-login-{server.replace('/', '_').replace(':', '_')}"
 
 
-def logout_script(server: str) -> str:
-    return f"docker logout {q(server)} >/dev/null 2>&1 || true"
+def login_script(server: str, username: str, config_dir: str, token: str) -> str:
+    """Logs in to `server` (password on stdin) in the stack's own Docker config dir.
 
-
-def pull_script(reference: str, platform: str) -> str:
-    """Pulls one reference for one platform and proves the local image really is that arch.
-
-    Docker 20.10 only warns when `--platform` disagrees with a single-arch image, so the
-    architecture check after the pull is what actually enforces the platform.
+    `token` (a keyed hash of the credentials) marks the login as this resource's, so that the
+    delete of a replaced login leaves the new one alone.
     """
-    arch = platform.split("/", 1)[1]
     return "\n".join(
         [
             "set -e",
-            f"docker pull --quiet --platform {q(platform)} {q(reference)} >/dev/null",
-            f"got=$(docker image inspect --format '{{{{.Architecture}}}}' {q(reference)})",
-            f'if [ "$got" != {q(arch)} ]; then',
-            f'  echo "{reference}: image is $got but this host needs {arch}" >&2; exit 1',
-            "fi",
-            f"docker image inspect --format '{{{{.Id}}}}' {q(reference)}",
+            f"mkdir -p {host_path(config_dir)}",
+            f"docker --config {host_path(config_dir)} login --username {q(username)} "
+            f"--password-stdin {q(server)} >/dev/null",
+            f"echo {q(token)} > {host_path(login_marker(config_dir, server))}",
         ]
     )
 
 
-def remove_image_script(reference: str) -> str:
-    # A running container keeps its image alive, so a failed rm here is expected and harmless.
-    return f"docker image rm {q(reference)} >/dev/null 2>&1 || true"
+def logout_script(server: str, config_dir: str, token: str) -> str:
+    marker = host_path(login_marker(config_dir, server))
+    return (
+        f'if [ "$(cat {marker} 2>/dev/null)" = {q(token)} ]; then\n'
+        f"  docker --config {host_path(config_dir)} logout {q(server)} >/dev/null 2>&1 || true\n"
+        f"  rm -f {marker}\n"
+        "fi"
+    )
+
+
+def bounded(script: str, host: str, limit: int) -> str:
+    """Runs `script` under a time limit enforced on the host, in a process group of its own.
+
+    pulumi-command waits on the SSH session without a deadline, so a host whose dockerd hangs
+    would hold `pulumi up` and the stack lock forever. After `limit` seconds the whole group
+    (the script and any docker CLI it waits on) gets TERM, then KILL, and the resource fails
+    with a message naming the host and the limit. Stdin (the env file) reaches the script.
+    """
+    return f"""limit={limit}
+started=$(date +%s)
+# An async command's stdin is /dev/null unless redirected from a descriptor saved before it.
+exec 3<&0
+setsid sh -c {q(script)} <&3 3<&- &
+job=$!
+exec 3<&-
+( while kill -0 "$job" 2>/dev/null; do
+    if [ $(( $(date +%s) - started )) -ge "$limit" ]; then
+      kill -TERM -"$job" 2>/dev/null; sleep 5; kill -KILL -"$job" 2>/dev/null; exit 0
+    fi
+    sleep 1
+  done ) </dev/null >/dev/null 2>&1 &
+wait "$job"
+status=$?
+if [ $(( $(date +%s) - started )) -ge "$limit" ]; then
+  echo "{host}: the remote script did not finish within {limit}s (fleetform:commandTimeout); stopped it" >&2
+fi
+exit "$status\""""
+
+
+def host_path(path: str) -> str:
+    """A spec path for a script: `~/x` becomes "$HOME"/'x', anything else is quoted."""
+    if path == "~" or path.startswith("~/"):
+        rest = path[2:]
+        return '"$HOME"' + ("/" + q(rest) if rest else "")
+    return q(path)
 
 
 @dataclass(frozen=True)
 class ContainerSpec:
-    """Everything `docker run` needs for one container on one host."""
+    """Everything one container's scripts need on one host. The name carries the version."""
 
     name: str
     family: str
+    """The plan's container name (`hello-web-staging`): what a new version replaces."""
+    stack: str
+    """The Pulumi stack that owns the container: predecessors are only ever its own."""
     image: str
     platform: str
     cmd: str | None = None
     ports: tuple[str, ...] = ()
     volumes: tuple[str, ...] = ()
+    """`host:container[:mode]`; a host side starting with `~/` lives in the SSH user's home."""
+    directories: tuple[str, ...] = ()
+    """Host directories created before the run (accessory data); never removed by fleetform."""
     labels: tuple[tuple[str, str], ...] = ()
     options: tuple[tuple[str, str | None], ...] = ()
     readiness_timeout: int = 90
     wait_before_start: int = 0
+    stop_timeout: int = 10
+    exclusive: bool = False
+    """Never run beside a predecessor (stateful accessories): stop it first, restart on failure."""
+    docker_config: str | None = None
+    """The stack's own Docker client config dir (`~/...`), where its registry login lives."""
 
     @property
     def env_file(self) -> str:
-        return f"{ENV_DIR}/{self.name}.env"
+        return f"{STATE_DIR}/{self.stack}/env/{self.name}.env"
 
     @property
-    def publishes_ports(self) -> bool:
-        return bool(self.ports) or any(key in ("publish", "p") for key, _ in self.options)
+    def published_host_ports(self) -> tuple[str, ...]:
+        """Host ports this container binds (`80` of `80:8080`, `127.0.0.1:80:8080`)."""
+        specs = [*self.ports, *(v for k, v in self.options if k in ("publish", "p") and v)]
+        found = []
+        for spec in specs:
+            parts = spec.split("/", 1)[0].split(":")
+            if len(parts) >= 2 and parts[-2]:
+                found.append(parts[-2])
+        return tuple(found)
+
+    @property
+    def stops_predecessor_first(self) -> bool:
+        return self.exclusive or bool(self.published_host_ports)
 
 
 def env_file_content(clear: Iterable[tuple[str, str]], secret: Iterable[tuple[str, str]]) -> str:
@@ -136,6 +196,7 @@ def env_file_content(clear: Iterable[tuple[str, str]], secret: Iterable[tuple[st
 
 
 def docker_run_argv(spec: ContainerSpec) -> list[str]:
+    """The `docker run` words; host paths starting with `~/` are rendered by `_run_command`."""
     argv = [
         "docker", "run", "--detach", "--name", spec.name,
         "--platform", spec.platform,
@@ -144,6 +205,7 @@ def docker_run_argv(spec: ContainerSpec) -> list[str]:
         "--env-file", spec.env_file,
         "--label", f"{MANAGED_LABEL}=true",
         "--label", f"{FAMILY_LABEL}={spec.family}",
+        "--label", f"{STACK_LABEL}={spec.stack}",
     ]  # fmt: skip
     for key, value in spec.labels:
         argv += ["--label", f"{key}={value}"]
@@ -159,54 +221,92 @@ def docker_run_argv(spec: ContainerSpec) -> list[str]:
     return argv
 
 
-def _join(argv: Sequence[str]) -> str:
-    return " ".join(q(part) for part in argv)
+def _word(word: str) -> str:
+    # Only the host side of a volume or the env file may point into the SSH user's home.
+    if word.startswith("~/"):
+        return host_path(word)
+    return q(word)
+
+
+def _run_command(spec: ContainerSpec) -> str:
+    return " ".join(_word(word) for word in docker_run_argv(spec))
+
+
+def _docker(spec: ContainerSpec) -> str:
+    return f"docker --config {host_path(spec.docker_config)}" if spec.docker_config else "docker"
 
 
 def container_create_script(spec: ContainerSpec) -> str:
-    """Starts the new container, waits until it is ready, and only then lets the old one go.
+    """Pulls the image for this platform, starts the container, waits until it is ready.
 
-    Predecessors (same family label, other name) keep running beside the new container unless it
-    publishes host ports; then they are stopped first and started again if the new one fails.
-    The predecessor's own Pulumi resource removes it after this succeeds (create before delete).
+    The pull is by `repo@digest` with `--platform`, and the image's own architecture is checked
+    (Docker 20.10 only warns on a single-arch image of another arch). Predecessors are this
+    stack's containers of the same family, plus any of its containers holding one of the host
+    ports this one publishes (a renamed role). They keep running beside the new container,
+    unless it publishes ports or is exclusive: then they are stopped gracefully first and started
+    again if the new one fails. Either way the predecessor's own resource removes it later.
     """
     name = q(spec.name)
-    if spec.publishes_ports:
-        stop_previous = 'if [ -n "$previous" ]; then docker stop $previous >/dev/null; fi'
-        restart_previous = 'if [ -n "$previous" ]; then docker start $previous >/dev/null; fi'
+    arch = spec.platform.split("/", 1)[1]
+    image = q(spec.image)
+    stack_filter = q(f"label={STACK_LABEL}={spec.stack}")
+    finders = [f"docker ps -a --filter {q(f'label={FAMILY_LABEL}={spec.family}')} "
+               f"--filter {stack_filter} --format '{{{{.Names}}}}'"]  # fmt: skip
+    finders += [
+        f"docker ps -a --filter {stack_filter} --filter publish={q(port)} --format '{{{{.Names}}}}'"
+        for port in spec.published_host_ports
+    ]
+    if spec.stops_predecessor_first:
+        # Restart what was running; after an interrupted deploy nothing may be, and then the
+        # newest predecessor is the version the stack last deployed.
+        stop = f"""to_restart=
+if [ -n "$previous" ]; then
+  running=$(docker inspect --format '{{{{if .State.Running}}}}{{{{.Name}}}}{{{{end}}}}' $previous | tr -d /)
+  to_restart=${{running:-$(echo "$previous" | head -n 1)}}
+  if [ -n "$running" ]; then docker stop --time {spec.stop_timeout} $running >/dev/null; fi
+fi"""
+        restart = 'if [ -n "$to_restart" ]; then docker start $to_restart >/dev/null || true; fi'
     else:
-        stop_previous = restart_previous = ":"
+        stop = "to_restart="
+        restart = ":"
+    directories = "".join(f"mkdir -p {host_path(d)}\n" for d in spec.directories)
     return f"""set -e
 umask 077
-mkdir -p {q(ENV_DIR)}
-cat > {q(spec.env_file)}
-chmod 600 {q(spec.env_file)}
+mkdir -p {host_path(spec.env_file.rsplit("/", 1)[0])}
+cat > {host_path(spec.env_file)}
+chmod 600 {host_path(spec.env_file)}
+{directories}got=$(docker image inspect --format '{{{{.Architecture}}}}' {image} 2>/dev/null || true)
+if [ -z "$got" ]; then
+  {_docker(spec)} pull --quiet --platform {q(spec.platform)} {image} >/dev/null
+  got=$(docker image inspect --format '{{{{.Architecture}}}}' {image})
+fi
+if [ "$got" != {q(arch)} ]; then
+  echo "{spec.image}: image is $got but this host needs {arch}" >&2; exit 1
+fi
 {"sleep " + str(spec.wait_before_start) if spec.wait_before_start else ":"}
+# Newest first; a leftover of a failed attempt under this very name is not a predecessor.
+previous=$( ( {" ; ".join(finders)} ) | awk '!seen[$0]++' | grep -vx {name} || true)
 docker rm --force {name} >/dev/null 2>&1 || true
-previous=$(docker ps --quiet --filter label={q(FAMILY_LABEL + "=" + spec.family)} \
-  | while read -r id; do \
-      [ "$(docker inspect --format '{{{{.Name}}}}' "$id")" = "/{spec.name}" ] || echo "$id"; \
-    done)
 rollback() {{
   echo "{spec.name}: $1" >&2
   docker logs --tail 20 {name} >&2 2>&1 || true
   docker rm --force {name} >/dev/null 2>&1 || true
-  rm -f {q(spec.env_file)}
-  {restart_previous}
+  rm -f {host_path(spec.env_file)}
+  {restart}
   exit 1
 }}
-{stop_previous}
-{_join(docker_run_argv(spec))} >/dev/null || rollback "docker run failed"
+{stop}
+id=$({_run_command(spec)}) || rollback "docker run failed"
 waited=0
 steady=0
 while :; do
-  state=$(docker inspect --format \
-    '{{{{.State.Status}}}}{{{{if .State.Health}}}}/{{{{.State.Health.Status}}}}{{{{end}}}} {{{{.RestartCount}}}}' \
+  state=$(docker inspect --format \\
+    '{{{{.State.Status}}}}{{{{if .State.Health}}}}/{{{{.State.Health.Status}}}}{{{{end}}}} {{{{.RestartCount}}}}' \\
     {name} 2>/dev/null || echo missing)
   # A restart means the process died: with a restart policy it may look "running" again later.
   case "$state" in
     "running/healthy 0") break ;;
-    "running 0") steady=$((steady + 1)); [ "$steady" -ge 3 ] && break ;;
+    "running 0") steady=$((steady + 1)); [ "$steady" -ge 2 ] && break ;;
     "running/starting 0") steady=0 ;;
     *) rollback "exited or restarted (status and restart count: $state)" ;;
   esac
@@ -214,11 +314,18 @@ while :; do
   [ "$waited" -lt {spec.readiness_timeout} ] || rollback "not ready after {spec.readiness_timeout}s"
   sleep 1
 done
-docker inspect --format '{{{{.Id}}}}' {name}"""
+echo "$id\""""
 
 
-def container_delete_script(name: str) -> str:
+def container_read_script(spec: ContainerSpec) -> str:
+    """What an update runs (new SSH credentials only): reads the container id, changes nothing."""
+    return f"docker inspect --format '{{{{.Id}}}}' {q(spec.name)}"
+
+
+def container_delete_script(spec: ContainerSpec) -> str:
+    # The image goes too unless another container still uses it; data directories stay.
     return (
-        f"docker rm --force {q(name)} >/dev/null 2>&1 || true\n"
-        f"rm -f {q(ENV_DIR + '/' + name + '.env')}"
+        f"docker rm --force {q(spec.name)} >/dev/null 2>&1 || true\n"
+        f"rm -f {host_path(spec.env_file)}\n"
+        f"docker image rm {q(spec.image)} >/dev/null 2>&1 || true"
     )

@@ -9,6 +9,8 @@ FLEETFORM_COMMAND_VERSION=v1.2.1
 FLEETFORM_DOCKER_BUILD_VERSION=v0.0.22
 # BuildKit daemon for pulumi-docker-build (scripts/buildkit, docs/toolchain.md "BuildKit").
 FLEETFORM_BUILDKIT_VERSION=v0.31.0
+# Unmodified upstream archives that scripts/bootstrap builds when the module proxy refuses them.
+FLEETFORM_THIRD_PARTY_DIR="${FLEETFORM_THIRD_PARTY_DIR:-}"
 
 # Built toolchain lives outside the checkout so a fresh clone on the same machine reuses it.
 FLEETFORM_CACHE="${FLEETFORM_CACHE:-$HOME/.cache/fleetform}"
@@ -28,12 +30,10 @@ if [ -x "$FLEETFORM_TOOLCHAIN_DIR/bin/pulumi" ]; then
   PATH="$FLEETFORM_TOOLCHAIN_DIR/bin:$PATH"
   # Plugins registered by scripts/bootstrap live beside the built CLI, not in ~/.pulumi.
   PULUMI_HOME="${PULUMI_HOME:-$FLEETFORM_TOOLCHAIN_DIR/pulumi-home}"
-  # The fallback language host (docs/toolchain.md) predates the `virtualenv` runtime option.
-  PULUMI_PYTHON_CMD="${PULUMI_PYTHON_CMD:-$FLEETFORM_ROOT/.venv/bin/python}"
   # Offline: the built toolchain has every plugin it needs, and nothing may reach GitHub.
   # (A user's own stock CLI keeps acquiring plugins the normal way.)
   PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
-  export PULUMI_HOME PULUMI_PYTHON_CMD PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION
+  export PULUMI_HOME PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION
 fi
 
 # Nothing may try to reach get.pulumi.com for a version check.

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,3 +52,35 @@ def ssh(address: str, command: str, *, check: bool = True, timeout: int = 120) -
 
 def host_address(name: str) -> str:
     return next(h["address"] for h in inventory()["hosts"] if h["name"] == name)
+
+
+def host_processes(name: str, command: str) -> list[int]:
+    """Pids of `command` (its comm) running inside fleet host `name`'s PID namespace."""
+    state = json.loads((fleet_dir() / "state.json").read_text())
+    namespace = os.readlink(f"/proc/{state['hosts'][name]['init_pid']}/ns/pid")
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() == command and (
+                os.readlink(entry / "ns" / "pid") == namespace
+            ):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+@contextmanager
+def frozen(name: str, command: str) -> Iterator[list[int]]:
+    """Stops `command` on fleet host `name` with SIGSTOP (a hung daemon), and thaws it after."""
+    pids = host_processes(name, command)
+    assert pids, f"no {command} on {name}"
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield pids
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)

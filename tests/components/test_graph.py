@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import runpy
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.docker_scripts import FAMILY_LABEL
+from components.docker_scripts import FAMILY_LABEL, STACK_LABEL
 
 pytestmark = pytest.mark.components
 
@@ -21,7 +22,7 @@ SEED_ARCH = {"10.203.0.11": "arm64", "10.203.0.12": "arm64", "10.203.0.13": "arm
 DIGEST = "sha256:" + "ab" * 32
 
 
-SSH_COMMAND = "pulumi-python:dynamic/fleetform:SshCommand"
+REMOTE_COMMAND = "command:remote:Command"
 SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d"
 
 
@@ -40,7 +41,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         self.created.append(args)
         outputs = dict(args.inputs)
-        if args.typ == SSH_COMMAND:
+        if args.typ == REMOTE_COMMAND:
             outputs["stdout"] = SEED_ARCH[connection(args.inputs)["host"]] + "\n"
         if args.typ == "docker-build:index:Image":
             outputs["digest"] = DIGEST
@@ -105,13 +106,15 @@ def graph(tmp_path_factory: pytest.TempPathFactory) -> tuple[RecordingMocks, Rec
     )
     mocks = RecordingMocks()
     recorded = Recorded()
-    pulumi.runtime.set_mocks(mocks, project="fleetform", stack="unit", preview=False)
+    # A preview: the program contacts no host (no host-key scan); mocks still answer every output.
+    pulumi.runtime.set_mocks(mocks, project="fleetform", stack="unit", preview=True)
     for key, value in {
         "deployFile": str(ROOT / "config" / "deploy.yml"),
         "sshPrivateKeyPath": str(keys / "id"),
         "knownHostsFile": str(keys / "known_hosts"),
         "REGISTRY_PASSWORD": "registry-pass",
         "APP_SECRET": "app-secret",
+        "versionKey": "unit-version-key",
     }.items():
         pulumi.runtime.set_config(f"fleetform:{key}", value)
 
@@ -127,7 +130,9 @@ def graph(tmp_path_factory: pytest.TempPathFactory) -> tuple[RecordingMocks, Rec
 
 def commands(mocks: RecordingMocks, suffix: str = "") -> dict[str, dict[str, Any]]:
     return {
-        r.name: r.inputs for r in mocks.created if r.typ == SSH_COMMAND and r.name.endswith(suffix)
+        r.name: r.inputs
+        for r in mocks.created
+        if r.typ == REMOTE_COMMAND and r.name.endswith(suffix)
     }
 
 
@@ -156,24 +161,57 @@ def test_no_app_image_pull_on_the_amd64_host(graph: tuple[RecordingMocks, Record
     assert not [script for script in on_redis_host if "fleetform/hello" in script]
 
 
-def test_each_pull_carries_the_platform_of_its_host(graph: tuple[RecordingMocks, Recorded]) -> None:
+def test_each_container_pulls_for_the_platform_of_its_host(
+    graph: tuple[RecordingMocks, Recorded],
+) -> None:
     mocks, _ = graph
-    pulls = commands(mocks, "-pull")
-    assert set(pulls) == {
-        "web-10.203.0.11-pull", "web-10.203.0.12-pull", "jobs-10.203.0.13-pull",
-        "redis-10.203.0.14-pull",
+    containers = {
+        name: inputs
+        for name, inputs in commands(mocks).items()
+        if not name.endswith(("-probe", "-network", "-registry-login"))
+    }
+    assert set(containers) == {
+        "web-10.203.0.11", "web-10.203.0.12", "jobs-10.203.0.13", "redis-10.203.0.14",
     }  # fmt: skip
-    for name, inputs in pulls.items():
+    for name, inputs in containers.items():
         arch = SEED_ARCH[connection(inputs)["host"]]
-        assert f"--platform linux/{arch}" in inputs["create"], name
-    assert f"fleetform/hello@{DIGEST}" in pulls["web-10.203.0.11-pull"]["create"]
+        assert f"pull --quiet --platform linux/{arch}" in inputs["create"], name
+    assert f"fleetform/hello@{DIGEST}" in containers["web-10.203.0.11"]["create"]
 
 
-def test_containers_carry_family_label_and_triggers(graph: tuple[RecordingMocks, Recorded]) -> None:
+def test_containers_carry_stack_scoped_family_and_versioned_name(
+    graph: tuple[RecordingMocks, Recorded],
+) -> None:
     mocks, _ = graph
     web = commands(mocks)["web-10.203.0.11"]
-    assert f"{FAMILY_LABEL}=hello-web" in web["create"]
-    assert web["triggers"][0] == f"10.203.0.1:5000/fleetform/hello@{DIGEST}"
+    assert f"{FAMILY_LABEL}=hello-web-unit" in web["create"]
+    assert f"{STACK_LABEL}=unit" in web["create"]
+    # Where it runs and which version it is: a change of either replaces the command.
+    host, port, user, name = web["triggers"]
+    assert (host, port, user) == ("10.203.0.11", 22, "root")
+    assert re.fullmatch(r"hello-web-unit-[0-9a-f]{12}", name)
+    assert f"--name {name}" in web["create"]
+
+
+def test_secrets_reach_containers_only_on_stdin(graph: tuple[RecordingMocks, Recorded]) -> None:
+    mocks, _ = graph
+    for name, inputs in commands(mocks).items():
+        for key in ("create", "update", "delete"):
+            assert "app-secret" not in str(inputs.get(key)), (name, key)
+            assert "registry-pass" not in str(inputs.get(key)), (name, key)
+    web = commands(mocks)["web-10.203.0.11"]
+    assert "APP_SECRET=app-secret" in str(web["stdin"])
+
+
+def test_every_command_is_time_limited_and_dials_briefly(
+    graph: tuple[RecordingMocks, Recorded],
+) -> None:
+    mocks, _ = graph
+    for name, inputs in commands(mocks).items():
+        assert "limit=300" in inputs["create"], name
+        reach = connection(inputs)
+        assert reach["dialErrorLimit"] == 2 and reach["perDialTimeout"] == 5, name
+        assert reach["hostKey"].startswith("ssh-ed25519 "), name
 
 
 def test_redis_waits_for_its_probe_and_never_for_the_app_image(
@@ -196,4 +234,4 @@ def test_web_waits_for_app_image_and_probe_of_its_host(
 
 def test_boot_limit_one_chains_web_hosts(graph: tuple[RecordingMocks, Recorded]) -> None:
     _, recorded = graph
-    assert "web-10.203.0.11" in recorded.direct["web-10.203.0.12-pull"]
+    assert "web-10.203.0.11" in recorded.direct["web-10.203.0.12"]

@@ -22,7 +22,7 @@ import yaml
 from pulumi import automation as auto
 
 from components.promote import preview_changes
-from tests.support import ROOT, host_address, inventory, pulumi_command, ssh
+from tests.support import ROOT, frozen, host_address, inventory, pulumi_command, ssh
 
 pytestmark = pytest.mark.e2e
 
@@ -40,6 +40,8 @@ class SeedStack:
         self.stack = stack
         self.deploy_file = deploy_file
         self.config = sample_config()
+        self.output: list[str] = []
+        """Everything `pulumi up` printed, for the secret checks."""
 
     def write(self, config: dict[str, Any]) -> None:
         self.config = config
@@ -50,7 +52,7 @@ class SeedStack:
 
     def up(self, label: str | None = None) -> auto.UpResult:
         started = time.monotonic()
-        result = self.stack.up(color="never", on_output=lambda _line: None)
+        result = self.stack.up(color="never", on_output=self.output.append)
         if label:
             TIMINGS[label] = time.monotonic() - started
         return result
@@ -63,7 +65,7 @@ class SeedStack:
         self.write(broken)
         try:
             with pytest.raises(auto.CommandError) as failure:
-                self.stack.up(color="never", on_output=lambda _line: None)
+                self.stack.up(color="never", on_output=self.output.append)
         finally:
             self.write(good)
         return str(failure.value)
@@ -92,6 +94,7 @@ def seed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeedStack]:
             "fleetform:knownHostsFile": auto.ConfigValue(inv["known_hosts"]),
             "fleetform:REGISTRY_PASSWORD": auto.ConfigValue(password, secret=True),
             "fleetform:APP_SECRET": auto.ConfigValue(APP_SECRET, secret=True),
+            "fleetform:versionKey": auto.ConfigValue(secrets.token_hex(32), secret=True),
         }
     )
     yield seed
@@ -132,12 +135,12 @@ def test_first_up_places_app_on_arm64_and_redis_on_amd64(seed: SeedStack) -> Non
     assert result.summary.result == "succeeded"
     for name in ("h1", "h2"):
         running = containers(host_address(name))
-        assert [c["name"].rsplit("-", 1)[0] for c in running] == ["hello-web"]
+        assert [c["name"].rsplit("-", 1)[0] for c in running] == [f"hello-web-{STACK}"]
         assert image_arch(host_address(name), running[0]["name"]) == "arm64"
     jobs = containers(host_address("h3"))
-    assert [c["name"].rsplit("-", 1)[0] for c in jobs] == ["hello-jobs"]
+    assert [c["name"].rsplit("-", 1)[0] for c in jobs] == [f"hello-jobs-{STACK}"]
     redis_host = containers(host_address("h4"))
-    assert [c["name"].rsplit("-", 1)[0] for c in redis_host] == ["hello-redis"]
+    assert [c["name"].rsplit("-", 1)[0] for c in redis_host] == [f"hello-redis-{STACK}"]
     assert image_arch(host_address("h4"), redis_host[0]["name"]) == "amd64"
 
 
@@ -188,11 +191,15 @@ def test_secrets_stay_out_of_state_and_process_lists(seed: SeedStack) -> None:
     for host in inventory()["hosts"]:
         listing = ssh(host["address"], "ps -ef 2>/dev/null || ps").stdout
         assert APP_SECRET not in listing and password not in listing
+    printed = "".join(seed.output)
+    assert "Updating" in printed or "create" in printed, "expected up output to check"
+    assert APP_SECRET not in printed and password not in printed
     # The container does get its secret, through the mode-600 env file.
     web = containers(host_address("h1"))[0]["name"]
     env = ssh(host_address("h1"), f"docker exec {web} /bin/busybox env").stdout
     assert f"APP_SECRET={APP_SECRET}" in env
-    mode = ssh(host_address("h1"), f"stat -c %a /root/.fleetform/env/{web}.env").stdout.strip()
+    env_file = f"/root/.fleetform/{STACK}/env/{web}.env"
+    mode = ssh(host_address("h1"), f"stat -c %a {env_file}").stdout.strip()
     assert mode == "600"
 
 
@@ -255,7 +262,7 @@ def test_a_container_that_fails_to_start_leaves_the_old_one_serving(seed: SeedSt
         assert [c["name"] for c in containers(address)] == [c["name"] for c in before[address]]
 
 
-def test_a_host_with_another_host_key_is_refused(tmp_path: Path) -> None:
+def test_remote_command_refuses_a_host_with_another_host_key(tmp_path: Path) -> None:
     inv = inventory()
     target = host_address("h1")
     keys = {h["address"]: h["host_public_key"] for h in inv["hosts"]}
@@ -265,9 +272,9 @@ def test_a_host_with_another_host_key_is_refused(tmp_path: Path) -> None:
     def program() -> None:
         import pulumi
 
-        from components.ssh_command import SshCommand, SshConnection
+        from components.remote_command import SshConnection, host_command
 
-        SshCommand(
+        host_command(
             "probe",
             connection=SshConnection(
                 host=target,
@@ -275,6 +282,7 @@ def test_a_host_with_another_host_key_is_refused(tmp_path: Path) -> None:
                 user="root",
                 private_key=pulumi.Output.secret(Path(inv["client_key"]).read_text()),
                 host_key=pinned["key"],
+                command_timeout=60,
             ),
             create="uname -m",
         )
@@ -283,23 +291,78 @@ def test_a_host_with_another_host_key_is_refused(tmp_path: Path) -> None:
         stack_name="e2e-hostkey",
         project_name="fleetform-hostkey",
         program=program,
-        opts=auto.LocalWorkspaceOptions(
-            pulumi_command=pulumi_command(),
-            work_dir=str(tmp_path),
-            # The dynamic provider process imports components.ssh_command from the checkout.
-            env_vars={"PYTHONPATH": str(ROOT)},
-        ),
+        opts=auto.LocalWorkspaceOptions(pulumi_command=pulumi_command(), work_dir=str(tmp_path)),
     )
     try:
         with pytest.raises(auto.CommandError) as failure:
             stack.up(color="never", on_output=lambda _line: None)
-        assert f"{target}: host key mismatch" in str(failure.value)
+        assert "ssh: host key mismatch" in str(failure.value)
         # The same program with the right key goes through: the key was the only problem.
         pinned["key"] = keys[target]
-        assert stack.up(color="never", on_output=lambda _line: None).summary.result == "succeeded"
+        result = stack.up(color="never", on_output=lambda _line: None)
+        assert result.summary.result == "succeeded"
+        assert (result.summary.resource_changes or {}).get("create") == 1
     finally:
         stack.destroy(color="never", on_output=lambda _line: None)
         stack.workspace.remove_stack("e2e-hostkey")
+
+
+def test_a_wrong_pin_names_the_host_and_the_fingerprint_it_offered(seed: SeedStack) -> None:
+    from components.host_key_check import fingerprint
+
+    inv = inventory()
+    target, other = host_address("h1"), host_address("h2")
+    keys = {h["address"]: h["host_public_key"] for h in inv["hosts"]}
+    before = containers(target)
+    seed.stack.set_config("fleetform:hostKeys", auto.ConfigValue(json.dumps({target: keys[other]})))
+    try:
+        config = seed.edited()
+        config["env"]["clear"]["GREETING"] = "never deployed"
+        seed.write(config)
+        with pytest.raises(auto.CommandError) as failure:
+            seed.stack.up(color="never", on_output=lambda _line: None)
+    finally:
+        seed.stack.remove_config("fleetform:hostKeys")
+        seed.write(sample_config())
+    message = str(failure.value)
+    assert f"{target}: host key mismatch: the host offered ssh-ed25519 " in message
+    assert fingerprint(keys[target]) in message and fingerprint(keys[other]) in message
+    assert "Traceback" not in message
+    assert containers(target) == before
+
+
+def test_a_host_frozen_mid_deploy_fails_within_the_limit_and_a_rerun_converges(
+    seed: SeedStack,
+) -> None:
+    limit = 40
+    jobs_host = host_address("h3")
+    before = containers(jobs_host)
+    seed.stack.set_config("fleetform:commandTimeout", auto.ConfigValue(str(limit)))
+    seed.stack.set_config("fleetform:readinessTimeout", auto.ConfigValue("20"))
+    config = seed.edited()
+    config["env"]["clear"]["GREETING"] = "after the thaw"
+    seed.write(config)
+    try:
+        with frozen("h3", "dockerd"):
+            started = time.monotonic()
+            with pytest.raises(auto.CommandError) as failure:
+                seed.stack.up(color="never", on_output=seed.output.append)
+            elapsed = time.monotonic() - started
+        TIMINGS["frozen host up (fails)"] = elapsed
+        assert f"{jobs_host}: the remote script did not finish within {limit}s" in str(
+            failure.value
+        )
+        # Bounded by the limit plus the other hosts' work, not by the frozen host.
+        assert elapsed < limit + 90
+        assert containers(jobs_host) == before
+        assert seed.up("re-run after thaw").summary.result == "succeeded"
+    finally:
+        seed.stack.remove_config("fleetform:commandTimeout")
+        seed.stack.remove_config("fleetform:readinessTimeout")
+    jobs = containers(jobs_host)
+    assert len(jobs) == 1 and jobs[0]["name"] != before[0]["name"]
+    env = ssh(jobs_host, f"docker exec {jobs[0]['name']} /bin/busybox env").stdout
+    assert "GREETING=after the thaw" in env
 
 
 def test_destroy_leaves_no_fleetform_containers(seed: SeedStack) -> None:

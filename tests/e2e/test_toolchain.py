@@ -14,9 +14,8 @@ from tests.e2e.conftest import StackFactory
 
 pytestmark = pytest.mark.e2e
 
-# pulumi-resource-command cannot be built here (its module is not served; docs/toolchain.md),
-# so remote commands run through fleetform's own SshCommand dynamic resource instead.
 EXPECTED_PLUGINS = {
+    "command": os.environ["FLEETFORM_COMMAND_VERSION"].removeprefix("v"),
     "docker-build": os.environ["FLEETFORM_DOCKER_BUILD_VERSION"].removeprefix("v"),
 }
 
@@ -50,31 +49,35 @@ def test_plugins_are_registered_at_the_pinned_versions() -> None:
         assert (name, "resource", version) in installed, f"{name} {version} not in {installed}"
 
 
-def test_dynamic_provider_runs_through_preview_up_and_destroy(
+def test_language_host_is_built_against_the_cli_sdk() -> None:
+    if not built_toolchain():
+        pytest.skip("a stock Pulumi CLI brings its own language host")
+    host = Path(os.environ["FLEETFORM_TOOLCHAIN_DIR"]) / "bin" / "pulumi-language-python"
+    modules = subprocess.run(
+        ["go", "version", "-m", str(host)], capture_output=True, text=True, check=True
+    ).stdout
+    version = os.environ["FLEETFORM_PULUMI_VERSION"]
+    assert f"github.com/pulumi/pulumi/sdk/v3\t{version}" in modules
+    assert f"github.com/pulumi/pulumi/pkg/v3\t{version}" in modules
+    assert (host.parent / "pulumi-language-python-exec").exists()
+
+
+def test_local_command_runs_through_preview_up_and_destroy(
     throwaway_stack: StackFactory,
 ) -> None:
-    """CLI, Python SDK, the dynamic-provider plugin script and the backend, with no network."""
+    """CLI, language host (the project's virtualenv), the command plugin and the backend."""
 
     def program() -> None:
         import pulumi
-        from pulumi.dynamic import CreateResult, Resource, ResourceProvider
+        from pulumi_command import local
 
-        class Echo(ResourceProvider):
-            def create(self, props: dict[str, str]) -> CreateResult:
-                return CreateResult("echo", {"stdout": props["text"].upper()})
+        echo = local.Command("hello", create="echo hello-fleetform | tr a-z A-Z")
+        pulumi.export("stdout", echo.stdout)
 
-        class Hello(Resource):
-            stdout: pulumi.Output[str]
-
-            def __init__(self, name: str) -> None:
-                super().__init__(Echo(), name, {"text": "hello-fleetform", "stdout": None})
-
-        pulumi.export("stdout", Hello("hello").stdout)
-
-    stack = throwaway_stack("dynamic", program)
+    stack = throwaway_stack("command", program)
 
     preview = stack.preview(on_output=lambda _line: None)
-    # The stack resource itself plus the dynamic resource.
+    # The stack resource itself plus the command.
     assert preview.change_summary == {auto.OpType.CREATE: 2}
 
     up = stack.up(on_output=lambda _line: None)

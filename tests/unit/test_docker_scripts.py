@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import subprocess
+import time
 
 import pytest
 
@@ -13,11 +15,12 @@ from components.docker_scripts import ContainerSpec
 SPEC = ContainerSpec(
     name="hello-web-0123456789ab",
     family="hello-web",
+    stack="dev",
     image="10.203.0.1:5000/fleetform/hello@sha256:" + "a" * 64,
     platform="linux/arm64",
     cmd="/bin/sh -c 'echo hi; sleep 5'",
     ports=("80:8080",),
-    volumes=("/root/hello-redis/data:/data",),
+    volumes=("~/hello-redis/data:/data", "/srv/x:/x"),
     labels=(("service", "hello"), ("role", "web")),
     options=(("memory", "64m"), ("init", None)),
 )
@@ -29,7 +32,8 @@ def test_docker_run_argv_pins_platform_network_and_family_label() -> None:
     assert argv[argv.index("--platform") + 1] == "linux/arm64"
     assert argv[argv.index("--network") + 1] == docker_scripts.NETWORK
     assert f"{docker_scripts.FAMILY_LABEL}=hello-web" in argv
-    assert argv[argv.index("--env-file") + 1] == "/root/.fleetform/env/hello-web-0123456789ab.env"
+    assert argv[argv.index("--env-file") + 1] == "~/.fleetform/dev/env/hello-web-0123456789ab.env"
+    assert f"{docker_scripts.STACK_LABEL}=dev" in argv
     assert ["--publish", "80:8080"] == argv[argv.index("--publish") : argv.index("--publish") + 2]
     assert "--memory=64m" in argv and "--init" in argv
     image_at = argv.index(SPEC.image)
@@ -40,10 +44,12 @@ def test_docker_run_argv_pins_platform_network_and_family_label() -> None:
     "script",
     [
         docker_scripts.container_create_script(SPEC),
-        docker_scripts.container_delete_script(SPEC.name),
+        docker_scripts.container_delete_script(SPEC),
+        docker_scripts.container_read_script(SPEC),
         docker_scripts.probe_script("10.203.0.14", "arm64", "role web"),
-        docker_scripts.pull_script(SPEC.image, "linux/arm64"),
-        docker_scripts.login_script("10.203.0.1:5000", "fleetform"),
+        docker_scripts.login_script("10.203.0.1:5000", "fleetform", "~/.fleetform/dev/docker", "t"),
+        docker_scripts.logout_script("10.203.0.1:5000", "~/.fleetform/dev/docker", "t"),
+        docker_scripts.bounded("echo 'quoted'", "10.203.0.11", 30),
         docker_scripts.network_create_script(),
     ],
 )
@@ -64,16 +70,23 @@ def test_probe_without_declared_arch_only_reports() -> None:
     assert script.endswith('echo "$arch"')
 
 
-def test_login_reads_password_from_stdin_only() -> None:
-    assert docker_scripts.login_script("r:5000", "u") == (
-        "docker login --username u --password-stdin r:5000"
-    )
+def test_login_reads_password_from_stdin_into_the_stacks_own_docker_config() -> None:
+    script = docker_scripts.login_script("r:5000", "u", "~/.fleetform/dev/docker", "tok")
+    assert 'docker --config "$HOME"/.fleetform/dev/docker login --username u' in script
+    assert "--password-stdin r:5000" in script
 
 
-def test_pull_checks_architecture_after_pulling() -> None:
-    script = docker_scripts.pull_script("img@sha256:" + "b" * 64, "linux/amd64")
-    assert "docker pull --quiet --platform linux/amd64" in script
-    assert "but this host needs amd64" in script
+def test_a_replaced_login_is_not_logged_out_by_its_predecessor() -> None:
+    script = docker_scripts.logout_script("r:5000", "~/.fleetform/dev/docker", "old-token")
+    # Logout only when the marker still holds this login's own token.
+    assert script.startswith('if [ "$(cat "$HOME"/.fleetform/dev/docker/fleetform-login-r_5000')
+    assert "= old-token ]" in script
+
+
+def test_create_pulls_by_digest_for_its_platform_and_checks_the_architecture() -> None:
+    script = docker_scripts.container_create_script(SPEC)
+    assert f"pull --quiet --platform linux/arm64 {SPEC.image}" in script
+    assert "but this host needs arm64" in script
 
 
 def test_env_file_holds_clear_and_secret_values_and_rejects_newlines() -> None:
@@ -85,18 +98,60 @@ def test_env_file_holds_clear_and_secret_values_and_rejects_newlines() -> None:
 
 def test_create_script_reads_env_from_stdin_and_never_embeds_values() -> None:
     script = docker_scripts.container_create_script(SPEC)
-    assert "cat > /root/.fleetform/env/hello-web-0123456789ab.env" in script
+    assert 'cat > "$HOME"/.fleetform/dev/env/hello-web-0123456789ab.env' in script
     assert "chmod 600" in script
     assert "--env " not in script and " -e " not in script
 
 
-def test_only_port_publishers_stop_predecessors_first() -> None:
-    with_ports = docker_scripts.container_create_script(SPEC)
-    without = docker_scripts.container_create_script(
-        ContainerSpec(name="hello-jobs-1", family="hello-jobs", image="i", platform="linux/arm64")
+def test_home_relative_volumes_expand_on_the_host() -> None:
+    script = docker_scripts.container_create_script(SPEC)
+    assert '--volume "$HOME"/hello-redis/data:/data' in script
+    assert "--volume /srv/x:/x" in script
+
+
+def test_port_publishers_and_exclusive_containers_stop_predecessors_first() -> None:
+    jobs = ContainerSpec(
+        name="hello-jobs-1", family="hello-jobs", stack="dev", image="i", platform="linux/arm64"
     )
-    assert "docker stop $previous" in with_ports and "docker start $previous" in with_ports
+    without = docker_scripts.container_create_script(jobs)
     assert "docker stop" not in without and "docker start" not in without
+    for spec in (SPEC, dataclasses.replace(jobs, exclusive=True, stop_timeout=25)):
+        script = docker_scripts.container_create_script(spec)
+        assert f"docker stop --time {spec.stop_timeout} $running" in script
+        assert "docker start $to_restart" in script
+    # Stopped predecessors count too: after an interrupted deploy none may be running.
+    assert "docker ps -a --filter" in without
+
+
+def test_a_renamed_role_finds_the_old_holder_of_its_host_port() -> None:
+    assert SPEC.published_host_ports == ("80",)
+    script = docker_scripts.container_create_script(SPEC)
+    assert "--filter label=fleetform.stack=dev --filter publish=80" in script
+
+
+def test_bounded_passes_stdin_and_output_through() -> None:
+    done = subprocess.run(
+        ["sh", "-c", docker_scripts.bounded("cat; echo out; echo err >&2", "h1", 20)],
+        input="from stdin\n",
+        text=True,
+        capture_output=True,
+        timeout=30,
+    )
+    assert done.returncode == 0
+    assert done.stdout == "from stdin\nout\n" and done.stderr == "err\n"
+
+
+def test_bounded_stops_a_hung_script_and_names_host_and_limit() -> None:
+    started = time.monotonic()
+    done = subprocess.run(
+        ["sh", "-c", docker_scripts.bounded("sleep 60 & sleep 61; echo never", "h1", 2)],
+        text=True,
+        capture_output=True,
+        timeout=30,
+    )
+    assert time.monotonic() - started < 10
+    assert done.returncode != 0 and "never" not in done.stdout
+    assert "h1: the remote script did not finish within 2s" in done.stderr
 
 
 @pytest.mark.parametrize(
