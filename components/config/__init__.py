@@ -7,7 +7,7 @@ ignored anywhere a section or a role/accessory name is expected, so YAML anchors
 
 One module per concern, imported from here:
 - `model`: the dataclasses;
-- `yaml_text`: file text to a mapping (strict YAML);
+- `yaml_text`: file text to a mapping (strict YAML), after `erb` substitutes `<%= ENV[...] %>`;
 - `loading`: top-level keys, destination merge, `load_config` and `parse_config`;
 - `values`: validation primitives (paths, strings, numbers, hosts, ports, volumes);
 - `container_settings`: env, labels and options, shared by roles and accessories;

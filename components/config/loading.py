@@ -69,13 +69,16 @@ def destination_path(path: str | Path, destination: str) -> Path:
     return base.with_name(f"{base.stem}.{destination}{base.suffix}")
 
 
-def load_config(path: str | Path, destination: str | None = None) -> DeployConfig:
+def load_config(
+    path: str | Path, destination: str | None = None, environ: Mapping[str, str] | None = None
+) -> DeployConfig:
     """Reads `path` and, with a destination, `deploy.<destination>.yml` beside it, deep-merged.
 
     An empty destination file is allowed (a destination with no overrides); an empty base file is
-    not.
+    not. ERB environment tags in either take their values from `environ` (default: the process
+    environment).
     """
-    raw = read_yaml_file(Path(path))
+    raw = read_yaml_file(Path(path), environ=environ)
     if destination is not None:
         if not NAME_PATTERN.match(destination):
             raise DeployConfigError(f"destination: {NAME_RULE} (got {describe(destination)})")
@@ -84,7 +87,7 @@ def load_config(path: str | Path, destination: str | None = None) -> DeployConfi
             raise DeployConfigError(
                 f"{overrides_path}: file not found for destination '{destination}'"
             )
-        raw = deep_merge(raw, read_yaml_file(overrides_path, allow_empty=True))
+        raw = deep_merge(raw, read_yaml_file(overrides_path, allow_empty=True, environ=environ))
     return parse_config(raw, source=str(path), destination=destination)
 
 

@@ -7,7 +7,9 @@ Two deliberate departures from Kamal's YAML reading, both to fail loudly instead
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast
 
@@ -15,6 +17,7 @@ import yaml
 from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, ScalarNode
 
+from components.config.erb import render_erb
 from components.config.values import describe
 from components.errors import DeployConfigError
 
@@ -68,7 +71,9 @@ for _tag, _regexp, _first_characters in _NUMBERS:
         _DeployFileLoader.yaml_implicit_resolvers.setdefault(_character, []).append((_tag, _regexp))
 
 
-def read_yaml_file(path: Path, *, allow_empty: bool = False) -> dict[str, Any]:
+def read_yaml_file(
+    path: Path, *, allow_empty: bool = False, environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """Reads one deploy file into a mapping; every failure is a DeployConfigError naming it."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -80,17 +85,18 @@ def read_yaml_file(path: Path, *, allow_empty: bool = False) -> dict[str, Any]:
         raise DeployConfigError(f"{path}: is not UTF-8 text") from None
     except OSError as error:
         raise DeployConfigError(f"{path}: cannot be read ({error.strerror})") from None
-    return load_yaml_text(text, source=str(path), allow_empty=allow_empty)
+    return load_yaml_text(text, source=str(path), allow_empty=allow_empty, environ=environ)
 
 
-def load_yaml_text(text: str, *, source: str, allow_empty: bool = False) -> dict[str, Any]:
-    """Parses deploy-file text; `source` names it in errors."""
-    erb_at = text.find("<%")
-    if erb_at >= 0:
-        erb_line = text.count("\n", 0, erb_at) + 1
-        raise DeployConfigError(
-            f"{source}: ERB templates are not supported by fleetform (got '<%' at line {erb_line})"
-        )
+def load_yaml_text(
+    text: str, *, source: str, allow_empty: bool = False, environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Parses deploy-file text; `source` names it in errors.
+
+    ERB environment tags are substituted first (components.config.erb), from `environ`, by
+    default the process environment.
+    """
+    text = render_erb(text, source=source, environ=os.environ if environ is None else environ)
     try:
         data = yaml.load(text, Loader=_DeployFileLoader)
     except yaml.MarkedYAMLError as error:

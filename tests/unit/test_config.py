@@ -19,6 +19,11 @@ from components.config import (
 from components.errors import DeployConfigError
 from tests.unit.support import DELETE, parse
 
+ERB_SUBSET = (
+    """<%= ENV["NAME"] %>, <%= ENV['NAME'] %>, <%= ENV.fetch("NAME") %> and """
+    """<%= ENV.fetch("NAME", "default") %>"""
+)
+
 
 def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -295,8 +300,10 @@ def test_unquoted_port_pairs_stay_strings() -> None:
         ("- web\n", "deploy.yml: must be a mapping of settings (got a list)"),
         ("hello\n", "deploy.yml: must be a mapping of settings (got 'hello')"),
         (
-            "service: app\nimage: <%= ENV['IMAGE'] %>\n",
-            "deploy.yml: ERB templates are not supported by fleetform (got '<%' at line 2)",
+            "service: app\nimage: <% if true %>org/app<% end %>\n",
+            "deploy.yml:2: unsupported ERB tag; fleetform supports only "
+            + ERB_SUBSET
+            + " (got '<% if true %>')",
         ),
         ("a: !!python/object:os.system x\n", None),
     ],
@@ -431,3 +438,101 @@ def test_the_config_package_keeps_every_name_other_modules_import() -> None:
     }  # fmt: skip
     assert imported <= set(package.__all__)
     assert all(hasattr(package, name) for name in package.__all__)
+
+
+# --- ERB environment tags -----------------------------------------------------------------------
+
+ERB_ENVIRON = {"IMAGE": "org/from-env", "WEB_HOST": "10.0.0.7", "EMPTY": ""}
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ('<%= ENV["IMAGE"] %>', "org/from-env"),
+        ("<%= ENV['IMAGE'] %>", "org/from-env"),
+        ('<%=ENV[ "IMAGE" ]%>', "org/from-env"),
+        ('<%= ENV.fetch("IMAGE") %>', "org/from-env"),
+        ("<%= ENV.fetch( 'IMAGE' ) %>", "org/from-env"),
+        ('<%= ENV.fetch("MISSING", "org/default") %>', "org/default"),
+        ("<%= ENV.fetch('MISSING', 'org/default') %>", "org/default"),
+        ('<%= ENV.fetch("IMAGE", "org/default") %>', "org/from-env"),
+        ('"<%= ENV["MISSING"] %>org/app"', "org/app"),
+        ('"<%= ENV.fetch("EMPTY") %>org/app"', "org/app"),
+        ("org/<%= ENV['MISSING'] %>app", "org/app"),
+    ],
+)
+def test_erb_environment_tags(value: str, expected: str) -> None:
+    text = f"service: app\nimage: {value}\n"
+    assert load_yaml_text(text, source="deploy.yml", environ=ERB_ENVIRON)["image"] == expected
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (
+            'image: <%= ENV.fetch("MISSING") %>',
+            'config/deploy.yml:3: ENV.fetch("MISSING"): not set',
+        ),
+        (
+            "image: <%= ENV.fetch('MISSING') %>",
+            'config/deploy.yml:3: ENV.fetch("MISSING"): not set',
+        ),
+        ("image: <%= 1+1 %>", "<%= 1+1 %>"),
+        ("image: <%- ENV['IMAGE'] %>", "<%- ENV['IMAGE'] %>"),
+        ("image: <%= ENV['IMAGE'] -%>", "<%= ENV['IMAGE'] -%>"),
+        ("# <% require 'x' %>", "<% require 'x' %>"),
+        ("image: <%# comment %>", "<%# comment %>"),
+        ("image: <%= ENV['IMAGE'].downcase %>", "<%= ENV['IMAGE'].downcase %>"),
+        ("image: <%= ENV[name] %>", "<%= ENV[name] %>"),
+        ('image: <%= ENV["IMAGE"] || "x" %>', '<%= ENV["IMAGE"] || "x" %>'),
+        ('image: <%= ENV.fetch("X", "#{`id`}") %>', '<%= ENV.fetch("X", "#{`id`}") %>'),
+        ('image: <%= ENV.fetch("X", "a\\n") %>', '<%= ENV.fetch("X", "a\\n") %>'),
+        ("image: <%= `cat /etc/passwd` %>", "<%= `cat /etc/passwd` %>"),
+        (
+            "image: <%= ENV['IMAGE']",
+            "config/deploy.yml:3: ERB tag without its closing '%>' (got \"<%= ENV['IMAGE']\")",
+        ),
+        (
+            'image: <%= ENV["MULTI"] %>',
+            'config/deploy.yml:3: ENV["MULTI"]: the value spans several lines, which would change '
+            "the YAML around it",
+        ),
+    ],
+)
+def test_erb_errors_name_file_line_and_tag(line: str, message: str) -> None:
+    text = f"service: app\n# line 2\n{line}\n"
+    if not message.startswith("config/"):
+        message = (
+            f"config/deploy.yml:3: unsupported ERB tag; fleetform supports only {ERB_SUBSET} "
+            f"(got {message!r})"
+        )
+    with pytest.raises(DeployConfigError) as raised:
+        load_yaml_text(text, source="config/deploy.yml", environ={"MULTI": "a\nb: c"})
+    assert str(raised.value) == message
+
+
+def test_erb_in_deploy_and_destination_files(tmp_path: Path) -> None:
+    base = write(
+        tmp_path / "config" / "deploy.yml",
+        "service: app\nimage: <%= ENV['IMAGE'] %>\nbuilder: {arch: arm64}\n"
+        "servers:\n  web: [10.0.0.1]\n",
+    )
+    write(
+        tmp_path / "config" / "deploy.staging.yml",
+        "servers:\n  web: [<%= ENV.fetch('WEB_HOST') %>]\n",
+    )
+    config = load_config(base, "staging", environ=ERB_ENVIRON)
+    assert config.image == "org/from-env"
+    assert config.role("web").hosts == ("10.0.0.7",)
+    with pytest.raises(DeployConfigError) as raised:
+        load_config(base, "staging", environ={"IMAGE": "org/app"})
+    assert (
+        str(raised.value)
+        == f'{tmp_path}/config/deploy.staging.yml:2: ENV.fetch("WEB_HOST"): not set'
+    )
+
+
+def test_erb_reads_the_process_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLEETFORM_TEST_IMAGE", "org/from-process")
+    text = "service: app\nimage: <%= ENV['FLEETFORM_TEST_IMAGE'] %>\n"
+    assert load_yaml_text(text, source="deploy.yml")["image"] == "org/from-process"
