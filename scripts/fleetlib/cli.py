@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 
+from . import kamal_proxy
 from .common import (
     ARCHES,
     DEFAULT_HOSTS,
@@ -81,6 +82,7 @@ def write_inventory(settings: Settings, hosts: list[Host]) -> str:
                 "amd64": settings.image("redis", "7.0"),
                 "arm64": settings.image("redis", "7.0-arm64"),
             },
+            "kamal-proxy": kamal_proxy.tags(settings),
         },
         "hosts": entries,
     }
@@ -143,6 +145,10 @@ def print_status(settings: Settings, state: dict) -> bool:
             f"{row['engine_arch']:8} {row['containers']} ({row['running']} running)"
             f"{'' if ok else '  <-- unhealthy'}"
         )
+    # A fleet brought up before the proxy images existed has none: then there is no line.
+    sizes = kamal_proxy.sizes(settings)
+    if sizes:
+        print(f"image {kamal_proxy.image(settings, kamal_proxy.VERSION)}: {sizes}")
     return healthy
 
 
@@ -175,6 +181,8 @@ def cmd_up(settings: Settings, specs: list[str], fresh_images: bool) -> int:
     steps.step("packages", ensure_packages)
     for arch in ARCHES:
         steps.step(f"userland {arch}", ensure_userland, settings, arch)
+    # Before anything runs: a failed Go build leaves no half-started fleet behind.
+    steps.step("kamal-proxy binaries", kamal_proxy.ensure_binaries, settings)
     steps.step("root dockerd", ensure_root_engine, settings)
     settings.fleet_dir.mkdir(parents=True, exist_ok=True)
     state = {"name": settings.name, "subnet": str(settings.subnet), "hosts": {}, "complete": False}
@@ -200,6 +208,7 @@ def cmd_up(settings: Settings, specs: list[str], fresh_images: bool) -> int:
 
         steps.step("hosts started", start_all)
         steps.step("images built and pushed", build_and_push_images, settings, fresh_images)
+        steps.step("kamal-proxy images", kamal_proxy.build_and_push_images, settings, fresh_images)
         write_inventory(settings, hosts)  # known_hosts is needed by the readiness probe
 
         def wait_all() -> str:

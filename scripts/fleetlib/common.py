@@ -58,6 +58,7 @@ class Settings:
     fleet_dir: Path
     cache_dir: Path
     subnet: ipaddress.IPv4Network
+    cache: Path  # $FLEETFORM_CACHE: what outlives every fleet (the kamal-proxy binaries)
 
     @property
     def gateway(self) -> str:
@@ -104,8 +105,8 @@ class Settings:
     def docker_config(self) -> Path:
         return self.fleet_dir / "docker-config"
 
-    def image(self, repository: str, tag: str) -> str:
-        return f"{self.registry}/fleetform/{repository}:{tag}"
+    def image(self, repository: str, tag: str, namespace: str = "fleetform") -> str:
+        return f"{self.registry}/{namespace}/{repository}:{tag}"
 
 
 def load_settings(subnet_flag: str | None = None) -> Settings:
@@ -130,7 +131,7 @@ def load_settings(subnet_flag: str | None = None) -> Settings:
             f"FLEETFORM_FLEET_SUBNET: must be a private network of /27 or larger, for the "
             f"gateway .1 and hosts .11-.26 (got {raw})"
         )
-    return Settings(name, fleet_dir.absolute(), cache_dir.absolute(), subnet)
+    return Settings(name, fleet_dir.absolute(), cache_dir.absolute(), subnet, cache.absolute())
 
 
 def parse_hosts(specs: list[str]) -> list[Host]:
@@ -175,6 +176,7 @@ def run(
     env: dict | None = None,
     check: bool = True,
     quiet: bool = True,
+    cwd: Path | None = None,
 ) -> subprocess.CompletedProcess:
     full_env = dict(os.environ, **(env or {}))
     result = subprocess.run(
@@ -182,6 +184,7 @@ def run(
         input=input,
         env=full_env,
         text=True,
+        cwd=cwd,
         stdin=None if input is not None else subprocess.DEVNULL,
         stdout=subprocess.PIPE if quiet else None,
         stderr=subprocess.PIPE if quiet else None,

@@ -243,3 +243,13 @@ def build_and_push_images(settings: Settings, fresh: bool) -> str:
         [settings.image("busybox", "arm64"), settings.image("busybox", "amd64")],
     )
     return f"{pushed} tags + busybox:latest manifest list{', no cache' if fresh else ''}"
+
+
+def image_size(settings: Settings, tag: str) -> int | None:
+    """The image's size on the root engine (as `docker images` shows it), if it is there."""
+    result = run(
+        [DOCKER, "image", "inspect", "--format", "{{.Size}}", tag],
+        env=root_docker_env(settings),
+        check=False,
+    )
+    return int(result.stdout) if result.returncode == 0 and result.stdout.strip() else None
