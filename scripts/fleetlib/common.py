@@ -29,12 +29,15 @@ IN_HOST_STATE = "/run/fleetform/state"
 IN_HOST_ROOTFS = "/run/fleetform/rootfs"
 IN_HOST_USERLAND = "/run/fleetform/userland"
 ARM64_DOCKERD = "usr/libexec/fleetform/dockerd"
+DEPLOY_USER = "deploy"
 USERLAND_PASSWD = (
     "root:x:0:0:root:/root:/bin/sh\n"
     "sshd:x:100:65534::/run/sshd:/usr/sbin/nologin\n"
     "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+    # A non-root deploy user (Kamal's `ssh.user: deploy`), in the docker group like on a server.
+    f"{DEPLOY_USER}:x:1000:1000:{DEPLOY_USER}:/home/{DEPLOY_USER}:/bin/sh\n"
 )
-USERLAND_GROUP = "root:x:0:\ndocker:x:999:\nnogroup:x:65534:\n"
+USERLAND_GROUP = f"root:x:0:\ndocker:x:999:{DEPLOY_USER}\n{DEPLOY_USER}:x:1000:\nnogroup:x:65534:\n"
 
 
 class FleetError(RuntimeError):

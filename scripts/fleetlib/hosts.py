@@ -20,6 +20,7 @@ from .common import (
     IN_HOST_USERLAND,
     SCRIPTS_DIR,
     UNAME,
+    DEPLOY_USER,
     USERLAND_GROUP,
     USERLAND_PASSWD,
     FleetError,
@@ -147,7 +148,8 @@ mount --rbind /dev {userland}/dev
 mount --rbind /proc {userland}/proc
 mount --bind {IN_HOST_STATE}/root {userland}/root
 mount --bind /tmp {userland}/tmp
-mkdir -p {userland}/run/engine
+mkdir -p {userland}/run/engine {userland}/home/{DEPLOY_USER}
+chown 1000:1000 {userland}/home/{DEPLOY_USER}
 mount --bind {IN_HOST_STATE}/sock {userland}/run/engine
 ln -s /run/engine/docker.sock {userland}/run/docker.sock
 cp {IN_HOST_STATE}/etc/hosts {IN_HOST_STATE}/etc/hostname {userland}/etc/
@@ -195,7 +197,8 @@ def prepare_host_files(settings: Settings, host: Host, client_public_key: str) -
     if not key.exists():
         comment = f"{host.name}@fleetform"
         run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(key)])
-    write_file(directory / "authorized_keys", client_public_key, 0o600)
+    # Public; sshd reads it as the user logging in, root or deploy.
+    write_file(directory / "authorized_keys", client_public_key, 0o644)
     write_file(directory / "sshd_config", sshd_config(settings, host))
     write_file(directory / "etc" / "passwd", USERLAND_PASSWD)
     write_file(directory / "etc" / "group", USERLAND_GROUP)
