@@ -127,7 +127,10 @@ def envs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Environments]:
 
 
 def running_digest(address: str, family: str) -> str:
-    """The repo digest of the image that the running container of `family` was created from."""
+    """The repo digest of the image that the running container of `family` was created from.
+
+    `family` is the container name without its version: service, role, destination and stack.
+    """
     name = ssh(
         address,
         f"docker ps --filter label=fleetform.container={family} --format '{{{{.Names}}}}'",
@@ -151,7 +154,9 @@ def test_staging_builds_and_deploys(envs: Environments) -> None:
     TIMINGS["staging up"] = time.monotonic() - started
     digests = envs.staging.outputs()["appDigests"].value
     assert list(digests) == ["linux/arm64"]
-    assert running_digest(host_address("h1"), "hello-web-staging") == digests["linux/arm64"]
+    assert (
+        running_digest(host_address("h1"), f"hello-web-staging-{STAGING}") == digests["linux/arm64"]
+    )
 
 
 def test_preview_of_production_shows_only_its_own_containers(envs: Environments) -> None:
@@ -175,7 +180,7 @@ def test_promotion_deploys_the_staging_digest_per_platform(envs: Environments) -
     PROMOTED["first"] = staging
     assert envs.production.outputs()["appDigests"].value == staging
     address = host_address("h3")
-    for family in ("hello-web-production", "hello-jobs-production"):
+    for family in (f"hello-web-production-{PRODUCTION}", f"hello-jobs-production-{PRODUCTION}"):
         assert running_digest(address, family) == staging["linux/arm64"]
     assert ssh(host_address("h4"), "docker image inspect --format '{{.Architecture}}' "
                "10.203.0.1:5000/fleetform/redis:7.0").stdout.strip() == "amd64"  # fmt: skip
@@ -196,7 +201,7 @@ def test_staging_changes_do_not_reach_production_until_promoted(envs: Environmen
     address = host_address("h3")
     assert {f"web-{address}", f"jobs-{address}"} <= replaced
     assert not [name for name in result.changes if name.startswith("redis")], result.changes
-    assert running_digest(address, "hello-web-production") == after["linux/arm64"]
+    assert running_digest(address, f"hello-web-production-{PRODUCTION}") == after["linux/arm64"]
     assert ssh(host_address("h4"), "docker ps --format '{{.Names}} {{.ID}}'").stdout == redis_before
 
 
@@ -240,4 +245,7 @@ def test_rollback_pins_the_previous_digest(envs: Environments) -> None:
     result = envs.promote(digests=previous)
     assert result.up is not None and result.up.summary.result == "succeeded"
     assert envs.production_digests() == previous
-    assert running_digest(host_address("h3"), "hello-web-production") == previous["linux/arm64"]
+    assert (
+        running_digest(host_address("h3"), f"hello-web-production-{PRODUCTION}")
+        == previous["linux/arm64"]
+    )
