@@ -1,4 +1,7 @@
-"""`python -m components plan`: the deploy plan as a table or JSON, fleetform's `kamal config`."""
+"""`python -m components plan`: the deploy plan as a table or JSON, fleetform's `kamal config`.
+
+The day-2 commands (`app`, `accessory`, `secrets`, aliases) live in components/day2.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from components.config import load_config
+from components.day2 import commands as day2
 from components.errors import FleetformError
 from components.plan import Plan, build_plan
 
@@ -30,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--roles", type=_names, help="only these roles (comma-separated)")
     plan.add_argument("--hosts", type=_names, help="only these hosts (comma-separated)")
     plan.add_argument("--format", choices=("table", "json"), default="table")
+    day2.register(commands)
     return parser
 
 
@@ -80,7 +85,15 @@ def _count(number: int, noun: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    arguments = _parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    try:
+        words = day2.expand(words, ("plan", *day2.COMMANDS))
+    except FleetformError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_INVALID
+    arguments = _parser().parse_args(words)
+    if arguments.command != "plan":
+        return day2.run(arguments)
     try:
         config = load_config(arguments.config, arguments.destination)
         plan = build_plan(config, roles=arguments.roles, hosts=arguments.hosts)
