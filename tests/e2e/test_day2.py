@@ -46,14 +46,17 @@ def day2_config() -> dict[str, Any]:
     return config
 
 
-def create_day2_stack(deploy_file: Path) -> auto.Stack:
-    inv = inventory()
-    deploy_file.write_text(yaml.safe_dump(day2_config(), sort_keys=False))
-    stack = auto.create_or_select_stack(
+def create_day2_stack() -> auto.Stack:
+    return auto.create_or_select_stack(
         stack_name=STACK,
         work_dir=str(ROOT),
         opts=auto.LocalWorkspaceOptions(pulumi_command=pulumi_command()),
     )
+
+
+def configure_day2_stack(stack: auto.Stack, deploy_file: Path) -> None:
+    inv = inventory()
+    deploy_file.write_text(yaml.safe_dump(day2_config(), sort_keys=False))
     password = Path(inv["registry_password_file"]).read_text().strip()
     stack.set_all_config(
         {
@@ -65,7 +68,6 @@ def create_day2_stack(deploy_file: Path) -> auto.Stack:
             "fleetform:versionKey": auto.ConfigValue(secrets.token_hex(32), secret=True),
         }
     )
-    return stack
 
 
 def remove_stack(stack: auto.Stack) -> None:
@@ -87,8 +89,9 @@ def dev_passphrase() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[auto.Stack]:
-    stack = create_day2_stack(tmp_path_factory.mktemp("day2") / "deploy.yml")
+    stack = create_day2_stack()
     try:
+        configure_day2_stack(stack, tmp_path_factory.mktemp("day2") / "deploy.yml")
         started = time.monotonic()
         stack.up(**QUIET)
         TIMINGS["up"] = time.monotonic() - started
