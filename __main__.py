@@ -16,6 +16,9 @@ from components.plan import build_plan
 from components.promotion import check_digests_cover_plan, check_no_floating_images
 from components.stack_config import read_stack_settings, read_version_key
 
+# Kamal's default for `retain_containers`.
+KAMAL_RETAIN_CONTAINERS = 5
+
 
 def main() -> None:
     config = pulumi.Config()
@@ -101,6 +104,7 @@ def main() -> None:
                 boot_limit=plan.boot_limit(role),
                 boot_wait=plan.boot.wait or 0,
                 readiness_timeout=settings.readiness_timeout,
+                retain=deploy.retain_containers or KAMAL_RETAIN_CONTAINERS,
             ),
         )
         for role in plan.role_names

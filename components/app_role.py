@@ -29,6 +29,8 @@ class AppRoleArgs:
     """Hosts per batch; each batch starts only after the previous one is ready."""
     boot_wait: int = 0
     readiness_timeout: int = 90
+    retain: int = 5
+    """Stopped versions kept per host for rollback (Kamal's `retain_containers`)."""
 
 
 def _reference(repository: str, digests: dict[str, str], platform: str, role: str) -> str:
@@ -77,6 +79,7 @@ class AppRole(pulumi.ComponentResource):
                         secret_env={k: args.secret_env[k] for k in placement.env_secret},
                         wait_before_start=args.boot_wait if start else 0,
                         readiness_timeout=args.readiness_timeout,
+                        retain=args.retain,
                         depends_on=previous_batch,
                     ),
                     parent=self,

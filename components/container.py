@@ -34,6 +34,8 @@ class HostContainerArgs:
     wait_before_start: int = 0
     readiness_timeout: int = 90
     stop_timeout: int = 10
+    retain: int = 0
+    """Stopped versions kept for rollback after this one is deleted."""
     exclusive: bool = False
     """Never beside a predecessor: stateful accessories share their data directories."""
     depends_on: Sequence[pulumi.Resource] = ()
@@ -93,6 +95,7 @@ def host_container(name: str, args: HostContainerArgs, parent: pulumi.Resource) 
             readiness_timeout=args.readiness_timeout,
             wait_before_start=args.wait_before_start,
             stop_timeout=args.stop_timeout,
+            retain=args.retain,
             exclusive=args.exclusive,
             docker_config=host.docker_config,
         )

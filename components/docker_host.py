@@ -98,7 +98,7 @@ class DockerHost(pulumi.ComponentResource):
             f"{name}-network",
             connection=self.connection,
             create=docker_scripts.network_create_script(),
-            delete=docker_scripts.network_delete_script(),
+            delete=docker_scripts.stack_cleanup_script(args.stack),
             opts=after_probe,
         )
         self.ready = [probe, network]

@@ -164,6 +164,8 @@ class ContainerSpec:
     """Never run beside a predecessor (stateful accessories): stop it first, restart on failure."""
     docker_config: str | None = None
     """The stack's own Docker client config dir (`~/...`), where its registry login lives."""
+    retain: int = 5
+    """Stopped versions of this family kept for rollback (Kamal's `retain_containers`)."""
 
     @property
     def env_file(self) -> str:
@@ -275,7 +277,14 @@ umask 077
 mkdir -p {host_path(spec.env_file.rsplit("/", 1)[0])}
 cat > {host_path(spec.env_file)}
 chmod 600 {host_path(spec.env_file)}
-{directories}got=$(docker image inspect --format '{{{{.Architecture}}}}' {image} 2>/dev/null || true)
+{directories}# One inspect for both: a container of this very name (a retained version being rolled back
+# to, or the result of an interrupted run) and the image's architecture. Docker 20.10 renders
+# templates on the raw JSON, so keys that may be absent are read with `index`, not as fields.
+found=$(docker inspect --format \
+  '{{{{if index . "State"}}}}container {{{{.RestartCount}}}}{{{{else}}}}image {{{{.Architecture}}}}{{{{end}}}}' \
+  {name} {image} 2>/dev/null || true)
+restarts=$(echo "$found" | awk '$1 == "container" {{print $2}}')
+got=$(echo "$found" | awk '$1 == "image" {{print $2}}')
 if [ -z "$got" ]; then
   {_docker(spec)} pull --quiet --platform {q(spec.platform)} {image} >/dev/null
   got=$(docker image inspect --format '{{{{.Architecture}}}}' {image})
@@ -284,9 +293,8 @@ if [ "$got" != {q(arch)} ]; then
   echo "{spec.image}: image is $got but this host needs {arch}" >&2; exit 1
 fi
 {"sleep " + str(spec.wait_before_start) if spec.wait_before_start else ":"}
-# Newest first; a leftover of a failed attempt under this very name is not a predecessor.
+# Newest first; this very name is the container being started, never a predecessor.
 previous=$( ( {" ; ".join(finders)} ) | awk '!seen[$0]++' | grep -vx {name} || true)
-docker rm --force {name} >/dev/null 2>&1 || true
 rollback() {{
   echo "{spec.name}: $1" >&2
   docker logs --tail 20 {name} >&2 2>&1 || true
@@ -296,18 +304,26 @@ rollback() {{
   exit 1
 }}
 {stop}
-id=$({_run_command(spec)}) || rollback "docker run failed"
+if [ -n "$restarts" ]; then
+  # Same name, same inputs (the name is a hash of them): start it rather than pull and run again.
+  docker start {name} >/dev/null || rollback "docker start failed"
+else
+  restarts=0
+  {_run_command(spec)} >/dev/null || rollback "docker run failed"
+fi
 waited=0
 steady=0
 while :; do
-  state=$(docker inspect --format \\
-    '{{{{.State.Status}}}}{{{{if .State.Health}}}}/{{{{.State.Health.Status}}}}{{{{end}}}} {{{{.RestartCount}}}}' \\
-    {name} 2>/dev/null || echo missing)
+  state=$(docker inspect --format \
+    '{{{{.Id}}}} {{{{.State.Status}}}}{{{{with index .State "Health"}}}}/{{{{.Status}}}}{{{{end}}}} {{{{.RestartCount}}}}' \
+    {name} 2>/dev/null || echo "- missing -")
+  id=${{state%% *}}
+  state=${{state#* }}
   # A restart means the process died: with a restart policy it may look "running" again later.
   case "$state" in
-    "running/healthy 0") break ;;
-    "running 0") steady=$((steady + 1)); [ "$steady" -ge 2 ] && break ;;
-    "running/starting 0") steady=0 ;;
+    "running/healthy $restarts") break ;;
+    "running $restarts") steady=$((steady + 1)); [ "$steady" -ge 2 ] && break ;;
+    "running/starting $restarts") steady=0 ;;
     *) rollback "exited or restarted (status and restart count: $state)" ;;
   esac
   waited=$((waited + 1))
@@ -323,9 +339,32 @@ def container_read_script(spec: ContainerSpec) -> str:
 
 
 def container_delete_script(spec: ContainerSpec) -> str:
-    # The image goes too unless another container still uses it; data directories stay.
-    return (
-        f"docker rm --force {q(spec.name)} >/dev/null 2>&1 || true\n"
-        f"rm -f {host_path(spec.env_file)}\n"
-        f"docker image rm {q(spec.image)} >/dev/null 2>&1 || true"
-    )
+    """Stops this version (if still running) and keeps the newest `retain` stopped versions.
+
+    Older stopped versions go, with their images unless another container still uses them.
+    Data directories stay. The env file (secrets) goes at once: `docker start` does not need it.
+    """
+    family = q(f"label={FAMILY_LABEL}={spec.family}")
+    stack = q(f"label={STACK_LABEL}={spec.stack}")
+    return f"""docker stop --time {spec.stop_timeout} {q(spec.name)} >/dev/null 2>&1 || true
+rm -f {host_path(spec.env_file)}
+docker ps -a --filter {family} --filter {stack} --filter status=exited --filter status=created \
+  --format '{{{{.Names}}}} {{{{.Image}}}}' | tail -n +{spec.retain + 1} | while read -r old image; do
+  docker rm --force "$old" >/dev/null 2>&1 || true
+  docker image rm "$image" >/dev/null 2>&1 || true
+done"""
+
+
+def stack_cleanup_script(stack: str) -> str:
+    """What a host keeps of a stack after its last container resource is gone: nothing.
+
+    Runs when the host leaves the stack (or the stack is destroyed), after every container's own
+    delete. Only stopped containers (retained versions) go: if this runs because the host's
+    connection was replaced, the running containers belong to the new resources.
+    """
+    label = q(f"label={STACK_LABEL}={stack}")
+    return f"""for old in $(docker ps -aq --filter {label} --filter status=exited \
+    --filter status=created); do
+  docker rm --force "$old" >/dev/null 2>&1 || true
+done
+{network_delete_script()}"""

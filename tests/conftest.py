@@ -24,6 +24,10 @@ def _load_project_env() -> None:
 
 
 _load_project_env()
+# Every stack the suite creates is a throwaway `e2e-*` stack, which the public dev passphrase may
+# protect (scripts/env.sh, fleetform_stack_passphrase); nothing else does.
+os.environ.setdefault("PULUMI_CONFIG_PASSPHRASE", os.environ["FLEETFORM_DEV_PASSPHRASE"])
+os.environ.pop("PULUMI_CONFIG_PASSPHRASE_FILE", None)
 # The embedded file backend must exist before any stack is created (a fresh clone has none).
 if os.environ["PULUMI_BACKEND_URL"].startswith("file://"):
     Path(os.environ["PULUMI_BACKEND_URL"].removeprefix("file://")).mkdir(exist_ok=True)

@@ -114,7 +114,7 @@ def test_port_publishers_and_exclusive_containers_stop_predecessors_first() -> N
         name="hello-jobs-1", family="hello-jobs", stack="dev", image="i", platform="linux/arm64"
     )
     without = docker_scripts.container_create_script(jobs)
-    assert "docker stop" not in without and "docker start" not in without
+    assert "docker stop" not in without and "docker start $to_restart" not in without
     for spec in (SPEC, dataclasses.replace(jobs, exclusive=True, stop_timeout=25)):
         script = docker_scripts.container_create_script(spec)
         assert f"docker stop --time {spec.stop_timeout} $running" in script
@@ -160,3 +160,24 @@ def test_bounded_stops_a_hung_script_and_names_host_and_limit() -> None:
 )
 def test_normalise_machine(machine: str, arch: str) -> None:
     assert docker_scripts.normalise_machine(machine) == arch
+
+
+def test_a_retained_container_of_the_same_name_is_started_not_pulled_again() -> None:
+    script = docker_scripts.container_create_script(SPEC)
+    # Found by the same inspect that reads the image's architecture; then started, not run.
+    assert f"{SPEC.name} {SPEC.image} 2>/dev/null" in script
+    assert f"docker start {SPEC.name} >/dev/null" in script
+    assert 'if [ -z "$got" ]; then' in script
+
+
+def test_delete_stops_and_keeps_the_newest_retained_versions() -> None:
+    script = docker_scripts.container_delete_script(dataclasses.replace(SPEC, retain=3))
+    assert script.startswith(f"docker stop --time 10 {SPEC.name}")
+    assert "--filter label=fleetform.container=hello-web" in script
+    assert "tail -n +4" in script
+    assert 'rm -f "$HOME"/.fleetform/dev/env/' in script
+
+
+def test_stack_cleanup_removes_only_stopped_containers_of_its_own_stack() -> None:
+    script = docker_scripts.stack_cleanup_script("dev")
+    assert "--filter label=fleetform.stack=dev --filter status=exited" in script
