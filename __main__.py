@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pulumi
 
 from components.accessory import Accessory, AccessoryArgs
@@ -14,7 +16,11 @@ from components.host_key_check import PinnedHost, check_host_keys
 from components.outputs import host_summary, placement_table
 from components.plan import build_plan
 from components.promotion import check_digests_cover_plan, check_no_floating_images
-from components.stack_config import read_stack_settings, read_version_key
+from components.stack_config import (
+    check_secrets_passphrase,
+    read_stack_settings,
+    read_version_key,
+)
 
 # Kamal's default for `retain_containers`.
 KAMAL_RETAIN_CONTAINERS = 5
@@ -25,6 +31,7 @@ def main() -> None:
     settings = read_stack_settings(config)
     deploy = load_config(settings.deploy_file, settings.destination)
     stack = pulumi.get_stack()
+    check_secrets_passphrase(stack, os.environ)
     plan = build_plan(deploy, destination=settings.destination, scope=stack)
 
     secret_names = sorted({name for p in plan.placements for name in p.env_secret})
@@ -38,14 +45,10 @@ def main() -> None:
         )
     secret_env = {name: config.require_secret(name) for name in secret_names}
 
-    for host in plan.hosts:
-        if host.host not in settings.host_keys:
-            raise DeployConfigError(f"{host.host}: no pinned host key (set fleetform:hostKeys)")
+    host_keys = {h.host: settings.host_keys.key_for(h.host, deploy.ssh.port) for h in plan.hosts}
     if not pulumi.runtime.is_dry_run():
         # A preview never contacts hosts; an update first checks that each offers its pinned key.
-        check_host_keys(
-            [PinnedHost(h.host, deploy.ssh.port, settings.host_keys[h.host]) for h in plan.hosts]
-        )
+        check_host_keys([PinnedHost(h, deploy.ssh.port, key) for h, key in host_keys.items()])
     hosts = {}
     for host in plan.hosts:
         hosts[host.host] = DockerHost(
@@ -55,7 +58,7 @@ def main() -> None:
                 user=deploy.ssh.user,
                 port=deploy.ssh.port,
                 private_key=settings.ssh_private_key,
-                host_key=settings.host_keys[host.host],
+                host_key=host_keys[host.host],
                 declared_arch=host.arch,
                 declared_by=plan.declared_by(host.host),
                 stack=stack,

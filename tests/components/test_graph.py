@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import runpy
 from collections.abc import Iterator
@@ -98,7 +99,7 @@ def _outputs_in(value: Any) -> Iterator[pulumi.Output[Any]]:
 
 
 @pytest.fixture(scope="module")
-def graph(tmp_path_factory: pytest.TempPathFactory) -> tuple[RecordingMocks, Recorded]:
+def graph(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RecordingMocks, Recorded]]:
     keys = tmp_path_factory.mktemp("keys")
     (keys / "id").write_text("not-a-real-key")
     (keys / "known_hosts").write_text(
@@ -124,8 +125,14 @@ def graph(tmp_path_factory: pytest.TempPathFactory) -> tuple[RecordingMocks, Rec
         runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
         return pulumi.Output.from_input(asyncio.ensure_future(recorded.resolve()))
 
-    run()
-    return mocks, recorded
+    # The mock stack is no dev stack: it must not see the dev passphrase the suite exports.
+    passphrase = os.environ.pop("PULUMI_CONFIG_PASSPHRASE", None)
+    try:
+        run()
+    finally:
+        if passphrase is not None:
+            os.environ["PULUMI_CONFIG_PASSPHRASE"] = passphrase
+    yield mocks, recorded
 
 
 def commands(mocks: RecordingMocks, suffix: str = "") -> dict[str, dict[str, Any]]:
