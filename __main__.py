@@ -108,6 +108,7 @@ def main() -> None:
                 boot_wait=plan.boot.wait or 0,
                 readiness_timeout=settings.readiness_timeout,
                 retain=deploy.retain_containers or KAMAL_RETAIN_CONTAINERS,
+                repairs=settings.repairs,
             ),
         )
         for role in plan.role_names
@@ -123,6 +124,7 @@ def main() -> None:
                 stack=stack,
                 version_key=version_key,
                 readiness_timeout=settings.readiness_timeout,
+                repairs=settings.repairs,
             ),
         )
         for name in plan.accessory_names

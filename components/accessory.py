@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 
@@ -21,6 +21,8 @@ class AccessoryArgs:
     stack: str
     version_key: pulumi.Output[str]
     readiness_timeout: int = 90
+    repairs: Mapping[str, int] = field(default_factory=dict)
+    """Repair generation by container resource name (fleetform:repairs)."""
 
 
 class Accessory(pulumi.ComponentResource):
@@ -57,6 +59,7 @@ class Accessory(pulumi.ComponentResource):
                     readiness_timeout=args.readiness_timeout,
                     # Old and new versions share the data directories: never both at once.
                     exclusive=True,
+                    repair=args.repairs.get(f"{name}-{placement.host}", 0),
                 ),
                 parent=self,
             )

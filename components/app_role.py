@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 from pulumi_command import remote
@@ -31,6 +31,8 @@ class AppRoleArgs:
     readiness_timeout: int = 90
     retain: int = 5
     """Stopped versions kept per host for rollback (Kamal's `retain_containers`)."""
+    repairs: Mapping[str, int] = field(default_factory=dict)
+    """Repair generation by container resource name (fleetform:repairs)."""
 
 
 def _reference(repository: str, digests: dict[str, str], platform: str, role: str) -> str:
@@ -80,6 +82,7 @@ class AppRole(pulumi.ComponentResource):
                         wait_before_start=args.boot_wait if start else 0,
                         readiness_timeout=args.readiness_timeout,
                         retain=args.retain,
+                        repair=args.repairs.get(f"{name}-{placement.host}", 0),
                         depends_on=previous_batch,
                     ),
                     parent=self,

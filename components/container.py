@@ -39,6 +39,8 @@ class HostContainerArgs:
     exclusive: bool = False
     """Never beside a predecessor: stateful accessories share their data directories."""
     depends_on: Sequence[pulumi.Resource] = ()
+    repair: int = 0
+    """Repair generation (`drift --repair`): a new one replaces the container under a new name."""
 
 
 def version(key: str, spec: docker_scripts.ContainerSpec, env_file: str, where: str) -> str:
@@ -74,6 +76,8 @@ def host_container(name: str, args: HostContainerArgs, parent: pulumi.Resource) 
         )
     )
     where = f"{connection.user}@{connection.host}:{connection.port}"
+    if args.repair:
+        where += f"#repair{args.repair}"
 
     def named_spec(values: list[str]) -> docker_scripts.ContainerSpec:
         reference, platform, env, key = values

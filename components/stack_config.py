@@ -61,6 +61,8 @@ class StackSettings:
     promote_from: str | None
     """The stack whose digests scripts/promote copies here (`organization/fleetform/staging`)."""
     pinned_images_only: bool
+    repairs: dict[str, int]
+    """Container resource name to its repair generation (`drift --repair` bumps it)."""
     """Reject floating accessory tags (`latest`, none), as production must."""
 
 
@@ -123,6 +125,7 @@ def read_stack_settings(config: pulumi.Config) -> StackSettings:
         app_digests=_read_app_digests(config),
         promote_from=config.get("promoteFrom") or None,
         pinned_images_only=config.get_bool("pinnedImagesOnly") or False,
+        repairs=_read_repairs(config),
     )
 
 
@@ -141,3 +144,15 @@ def read_version_key(config: pulumi.Config, *, uses_secrets: bool) -> pulumi.Out
             "versions with it (openssl rand -hex 32 | pulumi config set --secret versionKey)"
         )
     return pulumi.Output.secret("")
+
+
+def _read_repairs(config: pulumi.Config) -> dict[str, int]:
+    repairs = config.get_object("repairs") or {}
+    if not isinstance(repairs, dict) or not all(
+        isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)
+        for k, v in repairs.items()
+    ):
+        raise DeployConfigError(
+            f"fleetform:repairs: must map container resources to whole numbers (got {repairs!r})"
+        )
+    return repairs

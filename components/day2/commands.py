@@ -16,21 +16,22 @@ from types import FrameType
 from typing import Any
 
 from components.config import load_config
-from components.day2 import accessory, app, secrets_import
+from components.day2 import accessory, app, drift, secrets_import
 from components.day2.aliases import expand_alias
 from components.day2.stack_access import ROOT, StackReader
 from components.errors import FleetformError
 
 EXIT_INVALID = 2
 EXIT_INTERRUPTED = 130
-COMMANDS = ("app", "accessory", "secrets")
+COMMANDS = ("app", "accessory", "secrets", "drift")
 
 
 def register(commands: Any) -> None:
-    """Adds `app`, `accessory` and `secrets` to the CLI's subparsers."""
+    """Adds `app`, `accessory`, `secrets` and `drift` to the CLI's subparsers."""
     app.register(commands)
     accessory.register(commands)
     secrets_import.register(commands)
+    drift.register(commands)
 
 
 def deploy_aliases(argv: Sequence[str]) -> Mapping[str, str]:

@@ -159,7 +159,7 @@ def running(address: str, stack: str = STACK, *, every: bool = False) -> list[di
         f"docker ps {'-a' if every else ''} --filter label=fleetform.stack={stack} --format "
         "'{{.Names}} {{.ID}} {{.State}} {{.Label \"fleetform.container\"}}'",
     ).stdout
-    rows = [line.split() for line in out.splitlines() if line.strip()]
+    rows = [line.split() + ["-"] for line in out.splitlines() if line.strip()]
     return [{"name": r[0], "id": r[1], "state": r[2], "family": r[3]} for r in rows]
 
 
@@ -464,6 +464,40 @@ def test_a_non_root_ssh_user_deploys_into_its_own_home(tmp_path: Path) -> None:
     finally:
         stack.drop()
     assert running(host_address("h2"), "e2e-ops-deploy", every=True) == []
+
+
+def drift(*args: str) -> subprocess.CompletedProcess[str]:
+    argv = [str(ROOT / ".venv/bin/python"), "-m", "components", "drift", "--stack", STACK, *args]
+    return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+def test_drift_reports_stopped_and_missing_containers_and_repairs_them(ops: OpsStack) -> None:
+    clean = drift("--format", "json")
+    assert clean.returncode == 0, clean.stderr
+    assert {f["status"] for f in json.loads(clean.stdout)} == {"ok"}
+    h1, h3 = host_address("h1"), host_address("h3")
+    ssh(h1, f"docker stop {running(h1)[0]['name']}")
+    ssh(h3, f"docker rm --force {running(h3)[0]['name']}")
+    ssh(h3, f"docker run -d --name stray --label fleetform.stack={STACK} {busybox()} sleep 600")
+    try:
+        found = drift("--format", "json")
+        table = drift()
+    finally:
+        ssh(h3, "docker rm --force stray")
+    assert found.returncode == 1, found.stderr
+    statuses = {(f["host"], f["name"], f["status"]) for f in json.loads(found.stdout)}
+    assert {(h1, "web", "stopped"), (h3, "jobs", "missing"), (h3, "-", "unexpected")} <= statuses
+    assert "stopped" in table.stdout and "missing" in table.stdout
+    repaired = drift("--repair")
+    assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+    assert "web-" + h1 in repaired.stderr and "jobs-" + h3 in repaired.stderr
+    assert_whole_service_runs(ops.config["env"]["clear"]["GREETING"])
+
+
+def busybox() -> str:
+    return f"{inventory()['registry']}/fleetform/busybox@" + registry_digest(
+        "fleetform/busybox", "arm64"
+    )
 
 
 def test_destroy_keeps_redis_data_and_a_redeploy_finds_it(ops: OpsStack) -> None:
