@@ -16,6 +16,7 @@ from components.host_key_check import PinnedHost, check_host_keys
 from components.outputs import host_summary, placement_table
 from components.plan import build_plan
 from components.promotion import check_digests_cover_plan, check_no_floating_images
+from components.proxy import Proxy, ProxyArgs
 from components.stack_config import (
     check_secrets_passphrase,
     read_stack_settings,
@@ -92,6 +93,15 @@ def main() -> None:
                 registry=registry,
             ),
         ).digests
+    # One host's proxy at a time: an image upgrade never takes every host's port 80 down at once.
+    proxies: dict[str, Proxy] = {}
+    previous: list[pulumi.Resource] = []
+    for proxy in plan.proxies:
+        proxies[proxy.host] = Proxy(
+            f"proxy-{proxy.host}",
+            ProxyArgs(placement=proxy, host=hosts[proxy.host], stack=stack, depends_on=previous),
+        )
+        previous = [proxies[proxy.host].command]
     roles = {
         role: AppRole(
             role,
@@ -109,6 +119,10 @@ def main() -> None:
                 readiness_timeout=settings.readiness_timeout,
                 retain=deploy.retain_containers or KAMAL_RETAIN_CONTAINERS,
                 repairs=settings.repairs,
+                proxies=proxies,
+                deploy_timeout=plan.deploy_timeout,
+                drain_timeout=plan.drain_timeout,
+                readiness_delay=plan.readiness_delay,
             ),
         )
         for role in plan.role_names
@@ -133,6 +147,15 @@ def main() -> None:
     pulumi.export("appDigests", digests)
     pulumi.export("placements", placement_table(plan))
     pulumi.export("hosts", host_summary(plan, hosts, digests, roles, accessories))
+    pulumi.export(
+        "proxies",
+        pulumi.Output.all(
+            **{
+                host: {"image": p.image, "platform": proxies[host].platform}
+                for host, p in ((p.host, p) for p in plan.proxies)
+            }
+        ),
+    )
 
 
 try:

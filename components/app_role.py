@@ -7,10 +7,14 @@ from dataclasses import dataclass, field
 
 import pulumi
 from pulumi_command import remote
+
+from components import proxy_scripts
+from components.config import KAMAL_DEPLOY_TIMEOUT, KAMAL_DRAIN_TIMEOUT
 from components.container import HostContainerArgs, host_container
 from components.docker_host import DockerHost
 from components.errors import PlanError
 from components.plan import Placement
+from components.proxy import Proxy
 
 
 @dataclass
@@ -33,6 +37,18 @@ class AppRoleArgs:
     """Stopped versions kept per host for rollback (Kamal's `retain_containers`)."""
     repairs: Mapping[str, int] = field(default_factory=dict)
     """Repair generation by container resource name (fleetform:repairs)."""
+    proxies: Mapping[str, Proxy] = field(default_factory=dict)
+    """Host to its kamal-proxy: proxied placements are routed there and wait for it."""
+    deploy_timeout: int | None = None
+    """Kamal's `deploy_timeout`: when set, the readiness limit of these containers too."""
+    drain_timeout: int | None = None
+    """Kamal's `drain_timeout`: when set, unproxied containers' stop timeout too."""
+    readiness_delay: int | None = None
+    """Kamal's `readiness_delay`: seconds an unproxied container must keep running."""
+
+
+# fleetform's stop timeout for app containers (Kamal uses drain_timeout when there is no proxy).
+STOP_TIMEOUT = 10
 
 
 def _reference(repository: str, digests: dict[str, str], platform: str, role: str) -> str:
@@ -66,6 +82,24 @@ class AppRole(pulumi.ComponentResource):
                         f"builder/arch builds several (got none)"
                     )
                 platform = placement.platform
+                route = None
+                depends_on = list(previous_batch)
+                stop_timeout = STOP_TIMEOUT
+                steady_checks = 2
+                if placement.proxy is not None:
+                    # The proxy drains the old container before it is stopped.
+                    route = proxy_scripts.route_for(
+                        placement.container,
+                        placement.proxy,
+                        deploy_timeout=args.deploy_timeout or KAMAL_DEPLOY_TIMEOUT,
+                        drain_timeout=args.drain_timeout or KAMAL_DRAIN_TIMEOUT,
+                    )
+                    depends_on.append(args.proxies[placement.host].command)
+                else:
+                    stop_timeout = args.drain_timeout or STOP_TIMEOUT
+                    steady_checks = (
+                        max(args.readiness_delay, 1) if args.readiness_delay is not None else 2
+                    )
                 reference = args.digests.apply(
                     lambda digests, p=platform: _reference(args.repository, digests, p, args.role)
                 )
@@ -80,10 +114,13 @@ class AppRole(pulumi.ComponentResource):
                         version_key=args.version_key,
                         secret_env={k: args.secret_env[k] for k in placement.env_secret},
                         wait_before_start=args.boot_wait if start else 0,
-                        readiness_timeout=args.readiness_timeout,
+                        readiness_timeout=args.deploy_timeout or args.readiness_timeout,
+                        stop_timeout=stop_timeout,
                         retain=args.retain,
                         repair=args.repairs.get(f"{name}-{placement.host}", 0),
-                        depends_on=previous_batch,
+                        depends_on=depends_on,
+                        route=route,
+                        steady_checks=steady_checks,
                     ),
                     parent=self,
                 )

@@ -48,24 +48,32 @@ def _names(value: str) -> list[str]:
 
 
 def render_table(plan: Plan) -> str:
-    """One row per placement, grouped by host; host and arch are shown once per group."""
+    """One row per placement, grouped by host; host and arch are shown once per group.
+
+    A host with a proxied role shows its kamal-proxy first: one per host, shared by every stack.
+    """
     rows: list[tuple[str, ...]] = []
     arch_of = {host.host: host.arch or "?" for host in plan.hosts}
-    previous_host = None
-    for placement in plan.placements:
-        first = placement.host != previous_host
-        rows.append(
-            (
-                placement.host if first else "",
-                arch_of[placement.host] if first else "",
-                placement.kind,
-                placement.name,
-                placement.image,
-                placement.platform or "(probed)",
-                placement.container,
+    for host in plan.hosts:
+        cells: list[tuple[str, ...]] = []
+        proxy = plan.proxy_for(host.host)
+        if proxy is not None:
+            cells.append(
+                ("proxy", "kamal-proxy", proxy.image, proxy.platform or "(probed)", "kamal-proxy")
             )
-        )
-        previous_host = placement.host
+        for placement in plan.placements_for(host.host):
+            cells.append(
+                (
+                    placement.kind,
+                    placement.name,
+                    placement.image,
+                    placement.platform or "(probed)",
+                    placement.container,
+                )
+            )
+        for index, cell in enumerate(cells):
+            first = index == 0
+            rows.append((host.host if first else "", arch_of[host.host] if first else "", *cell))
     widths = [max(len(row[i]) for row in [TABLE_COLUMNS, *rows]) for i in range(len(TABLE_COLUMNS))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
              for row in [TABLE_COLUMNS, *rows]]  # fmt: skip
@@ -75,8 +83,13 @@ def render_table(plan: Plan) -> str:
         f"service {plan.service}{destination}: {_count(len(plan.placements), 'container')} "
         f"on {_count(len(plan.hosts), 'host')}",
         f"build {plan.app_repository} for: {builds}",
-        "",
     ]
+    if plan.proxies:
+        proxied = sorted({p.name for p in plan.placements if p.proxy is not None})
+        summary.append(
+            f"kamal-proxy on {_count(len(plan.proxies), 'host')} for: {', '.join(proxied)}"
+        )
+    summary.append("")
     return "\n".join([*summary, *lines]) + "\n"
 
 

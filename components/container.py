@@ -41,6 +41,10 @@ class HostContainerArgs:
     depends_on: Sequence[pulumi.Resource] = ()
     repair: int = 0
     """Repair generation (`drift --repair`): a new one replaces the container under a new name."""
+    route: docker_scripts.ProxyRoute | None = None
+    """Served through the host's kamal-proxy: no host port, traffic switched by the proxy."""
+    steady_checks: int = 2
+    """Seconds a container without healthcheck must keep running (Kamal's `readiness_delay`)."""
 
 
 def version(key: str, spec: docker_scripts.ContainerSpec, env_file: str, where: str) -> str:
@@ -102,6 +106,8 @@ def host_container(name: str, args: HostContainerArgs, parent: pulumi.Resource) 
             retain=args.retain,
             exclusive=args.exclusive,
             docker_config=host.docker_config,
+            route=args.route,
+            steady_checks=args.steady_checks,
         )
         return dataclasses.replace(
             spec, name=f"{placement.container}-{version(key, spec, env, where)}"

@@ -138,6 +138,24 @@ def host_path(path: str) -> str:
     return q(path)
 
 
+PROXY_CONTAINER = "kamal-proxy"
+"""The one kamal-proxy container per host, shared by every stack (as in Kamal)."""
+
+
+@dataclass(frozen=True)
+class ProxyRoute:
+    """How a proxied container is put behind the host's kamal-proxy (built in proxy_scripts)."""
+
+    service: str
+    """The kamal-proxy service: the container family, which carries the stack scope."""
+    app_port: int
+    deploy_options: tuple[str, ...] = ()
+    """`kamal-proxy deploy` options after `--target`, e.g. `--health-check-path=/up`."""
+
+    def target(self, container: str) -> str:
+        return f"{container}:{self.app_port}"
+
+
 @dataclass(frozen=True)
 class ContainerSpec:
     """Everything one container's scripts need on one host. The name carries the version."""
@@ -166,6 +184,10 @@ class ContainerSpec:
     """The stack's own Docker client config dir (`~/...`), where its registry login lives."""
     retain: int = 5
     """Stopped versions of this family kept for rollback (Kamal's `retain_containers`)."""
+    route: ProxyRoute | None = None
+    """Served through the host's kamal-proxy: switched there, and predecessors stopped after."""
+    steady_checks: int = 2
+    """Consecutive once-a-second checks a container without healthcheck must be running for."""
 
     @property
     def env_file(self) -> str:
@@ -322,7 +344,7 @@ while :; do
   # A restart means the process died: with a restart policy it may look "running" again later.
   case "$state" in
     "running/healthy $restarts") break ;;
-    "running $restarts") steady=$((steady + 1)); [ "$steady" -ge 2 ] && break ;;
+    "running $restarts") steady=$((steady + 1)); [ "$steady" -ge {spec.steady_checks} ] && break ;;
     "running/starting $restarts") steady=0 ;;
     *) rollback "exited or restarted (status and restart count: $state)" ;;
   esac
@@ -330,7 +352,32 @@ while :; do
   [ "$waited" -lt {spec.readiness_timeout} ] || rollback "not ready after {spec.readiness_timeout}s"
   sleep 1
 done
-echo "$id\""""
+{_switch_route(spec)}echo "$id\""""
+
+
+def _switch_route(spec: ContainerSpec) -> str:
+    """For a proxied container: route traffic to it, then stop what it replaces.
+
+    kamal-proxy health-checks the new target and keeps the old one until it passes; if it never
+    does, the deploy fails here, the old container keeps serving and is never stopped.
+    """
+    route = spec.route
+    if route is None:
+        return ""
+    deploy = " ".join(
+        [
+            "docker exec", PROXY_CONTAINER, "kamal-proxy deploy", q(route.service),
+            f"--target={q(route.target(spec.name))}", *(q(option) for option in route.deploy_options),
+        ]
+    )  # fmt: skip
+    return f"""if ! refused=$({deploy} 2>&1); then
+  rollback "kamal-proxy kept the previous target of {route.service}: $refused"
+fi
+if [ -n "$previous" ]; then
+  running=$(docker inspect --format '{{{{if .State.Running}}}}{{{{.Name}}}}{{{{end}}}}' $previous | tr -d /)
+  if [ -n "$running" ]; then docker stop --time {spec.stop_timeout} $running >/dev/null || true; fi
+fi
+"""
 
 
 def container_read_script(spec: ContainerSpec) -> str:
@@ -346,7 +393,16 @@ def container_delete_script(spec: ContainerSpec) -> str:
     """
     family = q(f"label={FAMILY_LABEL}={spec.family}")
     stack = q(f"label={STACK_LABEL}={spec.stack}")
-    return f"""docker stop --time {spec.stop_timeout} {q(spec.name)} >/dev/null 2>&1 || true
+    unroute = ""
+    if spec.route is not None:
+        # Only while the route still points here: a replaced version's route is its successor's.
+        unroute = (
+            f"if docker exec {PROXY_CONTAINER} kamal-proxy list 2>/dev/null "
+            f"| grep -qF {q(spec.route.target(spec.name))}; then\n"
+            f"  docker exec {PROXY_CONTAINER} kamal-proxy remove {q(spec.route.service)} "
+            ">/dev/null\nfi\n"
+        )
+    return f"""{unroute}docker stop --time {spec.stop_timeout} {q(spec.name)} >/dev/null 2>&1 || true
 rm -f {host_path(spec.env_file)}
 docker ps -a --filter {family} --filter {stack} --filter status=exited --filter status=created \
   --format '{{{{.Names}}}} {{{{.Image}}}}' | tail -n +{spec.retain + 1} | while read -r old image; do

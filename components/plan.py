@@ -39,6 +39,8 @@ from components.config import (
     DeployConfig,
     Options,
     Pairs,
+    ProxyConfig,
+    ProxyRunConfig,
     RegistryConfig,
     RoleConfig,
     SshConfig,
@@ -96,6 +98,8 @@ class Placement:
     """Docker long options without `--`; a None value is a flag."""
     config_hash: str
     """sha256 over every field above except `host`: a trigger that replaces only this container."""
+    proxy: ProxyConfig | None = None
+    """Roles only: the route kamal-proxy serves this container on, or None (not proxied)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -117,6 +121,60 @@ class Placement:
             "labels": dict(self.labels),
             "options": [[key, value] for key, value in self.options],
             "config_hash": self.config_hash,
+            "proxy": route_json(self.proxy) if self.proxy is not None else None,
+        }
+
+
+def route_json(route: ProxyConfig) -> dict[str, Any]:
+    """A role's route as the plan's JSON shows it."""
+    return {
+        "hosts": list(route.hosts),
+        "app_port": route.app_port,
+        "healthcheck": {
+            "path": route.healthcheck.path,
+            "interval": route.healthcheck.interval,
+            "timeout": route.healthcheck.timeout,
+        },
+        "response_timeout": route.response_timeout,
+        "buffering": {
+            "requests": route.buffering.requests,
+            "responses": route.buffering.responses,
+            "max_request_body": route.buffering.max_request_body,
+            "max_response_body": route.buffering.max_response_body,
+            "memory": route.buffering.memory,
+        },
+        "forward_headers": route.forward_headers,
+        "logging": {
+            "request_headers": list(route.request_headers),
+            "response_headers": list(route.response_headers),
+        },
+    }
+
+
+@dataclass(frozen=True)
+class ProxyPlacement:
+    """The one kamal-proxy container on a host that carries at least one proxied role."""
+
+    host: str
+    arch: Arch | None
+    """The host's declared arch, or None: the deploy then runs the proxy as the probe says."""
+    platform: str | None
+    image: str
+    """`proxy.run` registry/repository:version, e.g. `basecamp/kamal-proxy:v0.9.2`."""
+    run: ProxyRunConfig
+    services: tuple[str, ...]
+    """The kamal-proxy services (container families) this plan routes here."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "host": self.host,
+            "arch": self.arch,
+            "platform": self.platform,
+            "image": self.image,
+            "services": list(self.services),
+            "http_port": self.run.http_port if self.run.publish else None,
+            "https_port": self.run.https_port if self.run.publish else None,
+            "bind_ips": list(self.run.bind_ips),
         }
 
 
@@ -141,6 +199,17 @@ class Plan:
     boot: BootConfig
     builder: BuilderConfig
     ssh: SshConfig
+    proxies: tuple[ProxyPlacement, ...] = ()
+    """One kamal-proxy per host with a proxied role placement, in `hosts` order."""
+    deploy_timeout: int | None = None
+    drain_timeout: int | None = None
+    readiness_delay: int | None = None
+
+    def proxy_for(self, host: str) -> ProxyPlacement | None:
+        for proxy in self.proxies:
+            if proxy.host == host:
+                return proxy
+        return None
 
     def placements_for(self, host: str) -> tuple[Placement, ...]:
         return tuple(placement for placement in self.placements if placement.host == host)
@@ -222,6 +291,10 @@ class Plan:
             },
             "boot": {"limit": boot_limit, "wait": self.boot.wait},
             "ssh": {"user": self.ssh.user, "port": self.ssh.port, "keys": list(self.ssh.keys)},
+            "proxies": [proxy.to_json() for proxy in self.proxies],
+            "deploy_timeout": self.deploy_timeout,
+            "drain_timeout": self.drain_timeout,
+            "readiness_delay": self.readiness_delay,
         }
 
 
@@ -305,6 +378,7 @@ def build_plan(
 
     host_plans: list[HostPlan] = []
     placements: list[Placement] = []
+    proxies: list[ProxyPlacement] = []
     for host, host_arch in arches.items():
         if host_filter is not None and host not in host_filter:
             continue
@@ -321,6 +395,19 @@ def build_plan(
         if not on_host:
             continue
         _check_container_names(host, on_host)
+        proxied = [p for p in on_host if p.proxy is not None]
+        if proxied:
+            _check_routes(host, proxied)
+            proxies.append(
+                ProxyPlacement(
+                    host=host,
+                    arch=host_arch,
+                    platform=platform_of(host_arch),
+                    image=config.proxy_run.image,
+                    run=config.proxy_run,
+                    services=tuple(p.container for p in proxied),
+                )
+            )
         placements.extend(on_host)
         host_plans.append(
             HostPlan(
@@ -345,7 +432,26 @@ def build_plan(
         boot=config.boot,
         builder=config.builder,
         ssh=config.ssh,
+        proxies=tuple(proxies),
+        deploy_timeout=config.deploy_timeout,
+        drain_timeout=config.drain_timeout,
+        readiness_delay=config.readiness_delay,
     )
+
+
+def _check_routes(host: str, proxied: Sequence[Placement]) -> None:
+    """Two roles on one kamal-proxy may not claim the same host name (or both claim every one)."""
+    claimed: dict[str, str] = {}
+    for placement in proxied:
+        assert placement.proxy is not None
+        for name in placement.proxy.hosts or ("*",):
+            other = claimed.setdefault(name, placement.name)
+            if other != placement.name:
+                what = "every host name" if name == "*" else f"host {name}"
+                raise PlanError(
+                    f"{host}: roles {other} and {placement.name} would both serve {what} through "
+                    f"kamal-proxy; give each its own proxy/host"
+                )
 
 
 def _role_filter(config: DeployConfig, roles: Sequence[str] | None) -> set[str]:
@@ -424,6 +530,7 @@ def _role_placement(
         directories=(),
         labels=(*labels, *sorted(role.labels)),
         options=role.options,
+        proxy=role.proxy,
     )
 
 
@@ -484,12 +591,16 @@ def _placement(
     directories: Pairs,
     labels: Pairs,
     options: Options,
+    proxy: ProxyConfig | None = None,
 ) -> Placement:
     platform = platform_of(arch)
     # Hashed in file order: reordering env in the file replaces the container, which is harmless,
     # while a canonical sort could hide a real change in the order of repeated docker options.
-    shape = [kind, name, image, platform, container, cmd, env_clear, env_secret, ports, volumes,
+    shape: list[Any] = [kind, name, image, platform, container, cmd, env_clear, env_secret, ports, volumes,
              directories, labels, options]  # fmt: skip
+    if proxy is not None:
+        # Only proxied placements hash their route: unproxied ones keep the hashes they had.
+        shape.append(route_json(proxy))
     config_hash = hashlib.sha256(
         json.dumps(shape, separators=(",", ":"), ensure_ascii=False).encode()
     ).hexdigest()
@@ -510,4 +621,5 @@ def _placement(
         labels=labels,
         options=options,
         config_hash=config_hash,
+        proxy=proxy,
     )

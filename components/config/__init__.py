@@ -12,7 +12,8 @@ One module per concern, imported from here:
 - `values`: validation primitives (paths, strings, numbers, hosts, ports, volumes);
 - `container_settings`: env, labels and options, shared by roles and accessories;
 - `sections`: image, builder, registry, ssh, boot;
-- `servers`, `accessories`: the roles and the accessories.
+- `servers`, `accessories`: the roles and the accessories;
+- `proxy`: the kamal-proxy section, top level and per role.
 """
 
 from __future__ import annotations
@@ -41,11 +42,17 @@ from components.config.model import (
     DeployConfig,
     EnvConfig,
     Options,
+    KAMAL_DEPLOY_TIMEOUT,
+    KAMAL_DRAIN_TIMEOUT,
+    KAMAL_READINESS_DELAY,
     Pairs,
+    ProxyConfig,
+    ProxyRunConfig,
     RegistryConfig,
     RoleConfig,
     SshConfig,
 )
+from components.config.proxy import PROXY_KEYS, PROXY_NOT_YET, RUN_KEYS, RUN_NOT_YET
 from components.config.sections import (
     BOOT_KEYS,
     BUILDER_KEYS,
@@ -80,15 +87,22 @@ __all__ = [
     "ENV_KEYS",
     "ENV_NOT_YET",
     "KAMAL_1_KEYS",
+    "KAMAL_DEPLOY_TIMEOUT",
+    "KAMAL_DRAIN_TIMEOUT",
+    "KAMAL_READINESS_DELAY",
     "MOUNT_OPTIONS",
     "NAME_PATTERN",
     "NAME_RULE",
     "PORT_FORMS",
+    "PROXY_KEYS",
+    "PROXY_NOT_YET",
     "REGISTRY_KEYS",
     "RESERVED_LABELS",
     "RESERVED_OPTIONS",
     "ROLE_KEYS",
     "ROLE_NOT_YET",
+    "RUN_KEYS",
+    "RUN_NOT_YET",
     "SSH_KEYS",
     "SSH_NOT_YET",
     "TOP_LEVEL_KEYS",
@@ -101,6 +115,8 @@ __all__ = [
     "EnvConfig",
     "Options",
     "Pairs",
+    "ProxyConfig",
+    "ProxyRunConfig",
     "RegistryConfig",
     "RoleConfig",
     "SshConfig",

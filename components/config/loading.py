@@ -9,6 +9,7 @@ from typing import Any
 from components.config.accessories import read_accessories
 from components.config.container_settings import read_env, read_labels
 from components.config.model import DeployConfig, EnvConfig
+from components.config.proxy import read_top_proxy
 from components.config.sections import (
     read_app_image,
     read_boot,
@@ -37,16 +38,16 @@ from components.errors import DeployConfigError
 TOP_LEVEL_KEYS = frozenset(
     {
         "service", "image", "servers", "primary_role", "builder", "registry", "env",
-        "accessories", "ssh", "boot", "volumes", "labels", "retain_containers",
+        "accessories", "ssh", "boot", "volumes", "labels", "retain_containers", "proxy",
+        "deploy_timeout", "drain_timeout", "readiness_delay",
     }
 )  # fmt: skip
 
 TOP_LEVEL_NOT_YET = frozenset(
     {
-        "proxy", "aliases", "asset_path", "hooks_path", "hooks_output", "secrets_path",
-        "error_pages_path", "require_destination", "allow_empty_roles", "deploy_timeout",
-        "drain_timeout", "readiness_delay", "run_directory", "minimum_version", "logging",
-        "sshkit", "output",
+        "aliases", "asset_path", "hooks_path", "hooks_output", "secrets_path",
+        "error_pages_path", "require_destination", "allow_empty_roles", "run_directory",
+        "minimum_version", "logging", "sshkit", "output",
     }
 )  # fmt: skip
 
@@ -102,11 +103,19 @@ def parse_config(
     builder = read_builder(section.get("builder"))
     env = read_env(section.get("env"), "env") if section.has("env") else EnvConfig()
     labels = read_labels(section.get("labels"), "labels") if section.has("labels") else ()
-    roles = read_servers(section.require("servers"), builder=builder, env=env, labels=labels)
-    role_names = [role.name for role in roles]
     primary_role = "web"
     if section.has("primary_role"):
         primary_role = string_value(section.get("primary_role"), "primary_role")
+    route, proxy_run = read_top_proxy(section.get("proxy"))
+    roles = read_servers(
+        section.require("servers"),
+        builder=builder,
+        env=env,
+        labels=labels,
+        proxy=route,
+        primary_role=primary_role,
+    )
+    role_names = [role.name for role in roles]
     if primary_role not in role_names:
         default = "" if section.has("primary_role") else ", the default"
         raise DeployConfigError(
@@ -124,6 +133,12 @@ def parse_config(
         retain_containers = whole_number(
             section.get("retain_containers"), "retain_containers", minimum=1
         )
+    timeouts = {
+        key: whole_number(section.get(key), key, minimum=0 if key == "readiness_delay" else 1)
+        if section.has(key)
+        else None
+        for key in ("deploy_timeout", "drain_timeout", "readiness_delay")
+    }
     return DeployConfig(
         service=service,
         image=image,
@@ -139,4 +154,8 @@ def parse_config(
         labels=labels,
         retain_containers=retain_containers,
         destination=destination,
+        proxy_run=proxy_run,
+        deploy_timeout=timeouts["deploy_timeout"],
+        drain_timeout=timeouts["drain_timeout"],
+        readiness_delay=timeouts["readiness_delay"],
     )

@@ -84,6 +84,77 @@ class BootConfig:
         return self.limit
 
 
+KAMAL_PROXY_REPOSITORY = "basecamp/kamal-proxy"
+KAMAL_PROXY_VERSION = "v0.9.2"
+KAMAL_DEPLOY_TIMEOUT = 30
+"""Kamal's `deploy_timeout` default: seconds for a new target to pass the proxy's health check."""
+KAMAL_DRAIN_TIMEOUT = 30
+"""Kamal's `drain_timeout` default: seconds the proxy lets requests to the old target finish."""
+KAMAL_READINESS_DELAY = 7
+
+
+@dataclass(frozen=True)
+class HealthcheckConfig:
+    """`proxy.healthcheck`: what kamal-proxy requests before it sends traffic to a new target."""
+
+    path: str = "/up"
+    interval: int | None = None
+    """Seconds between checks; None leaves kamal-proxy's default (1 s)."""
+    timeout: int | None = None
+    """Seconds each check may take; None leaves kamal-proxy's default (5 s)."""
+
+
+@dataclass(frozen=True)
+class BufferingConfig:
+    """`proxy.buffering`: kamal-proxy buffers request and response bodies (Kamal: both on)."""
+
+    requests: bool = True
+    responses: bool = True
+    max_request_body: int | None = None
+    max_response_body: int | None = None
+    memory: int | None = None
+
+
+@dataclass(frozen=True)
+class ProxyConfig:
+    """A proxied role's route: Kamal's `proxy` section, merged with the role's own `proxy`."""
+
+    hosts: tuple[str, ...] = ()
+    """Host names routed to the role; empty routes every request no other service claims."""
+    app_port: int = 80
+    healthcheck: HealthcheckConfig = field(default_factory=HealthcheckConfig)
+    response_timeout: int | None = None
+    buffering: BufferingConfig = field(default_factory=BufferingConfig)
+    forward_headers: bool | None = None
+    """None leaves kamal-proxy's choice (forward them unless TLS is on)."""
+    request_headers: tuple[str, ...] = ("Cache-Control", "Last-Modified", "User-Agent")
+    """`logging.request_headers`; the default is Kamal's."""
+    response_headers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProxyRunConfig:
+    """`proxy.run`: how the one kamal-proxy container per host runs (image, ports, logging)."""
+
+    http_port: int = 80
+    https_port: int = 443
+    publish: bool = True
+    bind_ips: tuple[str, ...] = ()
+    options: Options = ()
+    registry: str | None = None
+    repository: str = KAMAL_PROXY_REPOSITORY
+    version: str = KAMAL_PROXY_VERSION
+    debug: bool = False
+    log_max_size: str = "10m"
+    metrics_port: int | None = None
+
+    @property
+    def image(self) -> str:
+        """`basecamp/kamal-proxy:v0.9.2`, or `<registry>/<repository>:<version>`."""
+        prefix = f"{self.registry}/" if self.registry else ""
+        return f"{prefix}{self.repository}:{self.version}"
+
+
 @dataclass(frozen=True)
 class RoleConfig:
     """One app role (`servers.<name>`): the app image on these hosts, with this cmd and env."""
@@ -101,6 +172,8 @@ class RoleConfig:
     """Global labels merged with the role's own, the role's winning."""
     ports: tuple[str, ...] = ()
     """Normalised `docker -p` specs, taken from the role's `options.publish`."""
+    proxy: ProxyConfig | None = None
+    """The role's route through kamal-proxy, or None when the role is not proxied."""
 
 
 @dataclass(frozen=True)
@@ -149,6 +222,14 @@ class DeployConfig:
     """Labels for every app role (already merged into each RoleConfig)."""
     retain_containers: int | None
     destination: str | None = None
+    proxy_run: ProxyRunConfig = field(default_factory=ProxyRunConfig)
+    """`proxy.run`: the kamal-proxy container on every host of a proxied role."""
+    deploy_timeout: int | None = None
+    """Kamal's `deploy_timeout` (default 30 s for the proxy); when set, app roles' readiness."""
+    drain_timeout: int | None = None
+    """Kamal's `drain_timeout` (default 30 s for the proxy); when set, unproxied roles' stop."""
+    readiness_delay: int | None = None
+    """Kamal's `readiness_delay`: seconds an unproxied role must keep running; None keeps 2."""
     """The destination whose file was merged in by load_config, if any."""
 
     @property

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from components.config.container_settings import checked_env, read_env, read_labels, read_options
 from components.config.model import BuilderConfig, EnvConfig, Options, Pairs, RoleConfig
+from components.config.proxy import role_proxy
 from components.config.values import (
     Section,
     checked_name,
@@ -17,18 +19,36 @@ from components.config.values import (
 from components.errors import DeployConfigError
 
 
-ROLE_KEYS = frozenset({"hosts", "arch", "cmd", "env", "options", "labels"})
-ROLE_NOT_YET = frozenset({"proxy", "logging", "asset_path"})
+ROLE_KEYS = frozenset({"hosts", "arch", "cmd", "env", "options", "labels", "proxy"})
+ROLE_NOT_YET = frozenset({"logging", "asset_path"})
 
 
 def read_servers(
-    value: object, *, builder: BuilderConfig, env: EnvConfig, labels: Pairs
+    value: object,
+    *,
+    builder: BuilderConfig,
+    env: EnvConfig,
+    labels: Pairs,
+    proxy: Mapping[str, Any] | None = None,
+    primary_role: str = "web",
 ) -> tuple[RoleConfig, ...]:
+    """The roles; `proxy` is the top-level route section every proxied role starts from."""
+    top = proxy or {}
     if isinstance(value, list):
         # Kamal's short form: a plain list of hosts is the `web` role.
         hosts = host_list(value, "servers")
+        route = role_proxy(
+            None, "servers/web/proxy", top=top, primary=primary_role == "web", publishes=False
+        )
         return (
-            RoleConfig(name="web", hosts=hosts, arch=builder.single_arch, env=env, labels=labels),
+            RoleConfig(
+                name="web",
+                hosts=hosts,
+                arch=builder.single_arch,
+                env=env,
+                labels=labels,
+                proxy=route,
+            ),
         )
     if not isinstance(value, Mapping):
         raise DeployConfigError(
@@ -36,7 +56,15 @@ def read_servers(
         )
     section = Section(value, "servers", "servers")
     roles = [
-        _role(checked_name(name, f"servers/{name}"), role, builder=builder, env=env, labels=labels)
+        _role(
+            checked_name(name, f"servers/{name}"),
+            role,
+            builder=builder,
+            env=env,
+            labels=labels,
+            top=top,
+            primary=name == primary_role,
+        )
         for name, role in section.items()
     ]
     if not roles:
@@ -45,7 +73,14 @@ def read_servers(
 
 
 def _role(
-    name: str, value: object, *, builder: BuilderConfig, env: EnvConfig, labels: Pairs
+    name: str,
+    value: object,
+    *,
+    builder: BuilderConfig,
+    env: EnvConfig,
+    labels: Pairs,
+    top: Mapping[str, Any],
+    primary: bool,
 ) -> RoleConfig:
     path = f"servers/{name}"
     if isinstance(value, list):
@@ -55,6 +90,7 @@ def _role(
             arch=builder.single_arch,
             env=env,
             labels=labels,
+            proxy=role_proxy(None, f"{path}/proxy", top=top, primary=primary, publishes=False),
         )
     if not isinstance(value, Mapping):
         raise DeployConfigError(
@@ -83,6 +119,13 @@ def _role(
     if section.has("options"):
         options, ports = read_options(section.get("options"), section.child("options"))
     cmd = shell_words(section.get("cmd"), section.child("cmd")) if section.has("cmd") else None
+    route = role_proxy(
+        section.get("proxy"),
+        section.child("proxy"),
+        top=top,
+        primary=primary,
+        publishes=bool(ports),
+    )
     return RoleConfig(
         name=name,
         hosts=hosts,
@@ -92,4 +135,5 @@ def _role(
         options=options,
         labels=role_labels,
         ports=ports,
+        proxy=route,
     )

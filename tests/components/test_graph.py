@@ -179,6 +179,7 @@ def test_each_container_pulls_for_the_platform_of_its_host(
     }
     assert set(containers) == {
         "web-10.203.0.11", "web-10.203.0.12", "jobs-10.203.0.13", "redis-10.203.0.14",
+        "proxy-10.203.0.11-container", "proxy-10.203.0.12-container",
     }  # fmt: skip
     for name, inputs in containers.items():
         arch = SEED_ARCH[connection(inputs)["host"]]
@@ -242,3 +243,44 @@ def test_web_waits_for_app_image_and_probe_of_its_host(
 def test_boot_limit_one_chains_web_hosts(graph: tuple[RecordingMocks, Recorded]) -> None:
     _, recorded = graph
     assert "web-10.203.0.11" in recorded.direct["web-10.203.0.12"]
+
+
+def test_a_proxy_runs_on_each_web_host_only_for_its_platform(
+    graph: tuple[RecordingMocks, Recorded],
+) -> None:
+    mocks, recorded = graph
+    proxies = commands(mocks, "-container")
+    assert {connection(inputs)["host"] for inputs in proxies.values()} == {
+        "10.203.0.11",
+        "10.203.0.12",
+    }
+    for inputs in proxies.values():
+        script = inputs["create"]
+        assert (
+            "pull --quiet --platform linux/arm64 10.203.0.1:5000/basecamp/kamal-proxy:v0.9.2"
+            in (script)
+        )
+        assert "--publish 80:80 --publish 443:443" in script
+        assert "--network fleetform" in script
+    assert recorded.resources["proxy-10.203.0.11"][0]._type == "fleetform:index:Proxy"  # noqa: SLF001
+    # One host's proxy at a time: an upgrade never takes both web hosts' port 80 down at once.
+    assert "proxy-10.203.0.11-container" in recorded.direct["proxy-10.203.0.12-container"]
+
+
+def test_proxied_web_publishes_nothing_and_switches_through_the_proxy(
+    graph: tuple[RecordingMocks, Recorded],
+) -> None:
+    mocks, recorded = graph
+    for host in ("10.203.0.11", "10.203.0.12"):
+        inputs = commands(mocks)[f"web-{host}"]
+        create = inputs["create"]
+        assert "--publish" not in create
+        assert (
+            "docker exec kamal-proxy kamal-proxy deploy hello-web-unit --target=hello-web-unit-"
+            in (create)
+        )
+        assert "--health-check-path=/ " in create and "--deploy-timeout=30s" in create
+        assert "kamal-proxy remove hello-web-unit" in inputs["delete"]
+        assert f"proxy-{host}-container" in recorded.direct[f"web-{host}"]
+    jobs = commands(mocks)["jobs-10.203.0.13"]
+    assert "kamal-proxy" not in jobs["create"] and "kamal-proxy" not in jobs["delete"]

@@ -50,7 +50,7 @@ def test_not_supported_message_describes_scalars() -> None:
         "require_destination: not supported yet by fleetform (got true)", require_destination=True
     )
     assert_config_error(
-        "readiness_delay: not supported yet by fleetform (got 4)", readiness_delay=4
+        "minimum_version: not supported yet by fleetform (got 4)", minimum_version=4
     )
 
 

@@ -1,0 +1,73 @@
+"""Proxy: the host's kamal-proxy, on that host's own platform, in front of its proxied roles."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+from pulumi_command import remote
+
+from components import proxy_scripts
+from components.docker_host import DockerHost
+from components.plan import ProxyPlacement
+from components.remote_command import host_command
+
+
+@dataclass
+class ProxyArgs:
+    placement: ProxyPlacement
+    host: DockerHost
+    stack: str
+    depends_on: Sequence[pulumi.Resource] = ()
+    """The previous host's proxy: an image upgrade replaces one host's proxy at a time."""
+
+
+class Proxy(pulumi.ComponentResource):
+    """The one kamal-proxy on a host, shared with other stacks; this stack's settings for it.
+
+    Declared arch, or the probed one: the image is pulled for that platform and its architecture
+    checked on the host, as for accessories. See components/proxy_scripts.py for who owns the
+    container when several stacks deploy to one host.
+    """
+
+    platform: pulumi.Output[str]
+    """`linux/<arch>` the proxy runs with on this host (declared, or probed)."""
+    container: pulumi.Output[str]
+    """The proxy container's id."""
+    command: remote.Command
+    """What proxied app containers on this host wait for."""
+
+    def __init__(
+        self, name: str, args: ProxyArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("fleetform:index:Proxy", name, None, opts)
+        placement = args.placement
+        host = args.host
+        self.platform = (
+            pulumi.Output.from_input(placement.platform)
+            if placement.platform is not None
+            else host.arch.apply(lambda arch: f"linux/{arch}")
+        )
+        spec = self.platform.apply(
+            lambda platform: proxy_scripts.ProxySpec(
+                host=placement.host,
+                image=placement.image,
+                platform=platform,
+                run=placement.run,
+                stack=args.stack,
+                services=placement.services,
+                docker_config=host.docker_config,
+            )
+        )
+        self.command = host_command(
+            f"{name}-container",
+            connection=host.connection,
+            create=spec.apply(proxy_scripts.proxy_create_script),
+            update=proxy_scripts.proxy_read_script(),
+            delete=spec.apply(proxy_scripts.proxy_delete_script),
+            triggers=[spec.apply(lambda s: s.settings_hash)],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*host.ready, *args.depends_on]),
+        )
+        self.container = self.command.stdout
+        self.register_outputs({"platform": self.platform, "container": self.container})
