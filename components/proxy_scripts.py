@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 from components.config import ProxyConfig, ProxyRunConfig
 from components.docker_scripts import (
-    MANAGED_LABEL,
     NETWORK,
     PROXY_CONTAINER,
     STACK_LABEL,
@@ -127,7 +126,6 @@ def proxy_run_argv(spec: ProxySpec, settings_hash: str) -> list[str]:
         "--platform", spec.platform,
         "--network", NETWORK,
         "--restart", "unless-stopped",
-        "--label", f"{MANAGED_LABEL}=true",
         "--label", f"{CONFIG_LABEL}={settings_hash}",
         "--label", f"{OWNER_LABEL}={spec.stack}",
         "--volume", f"{STATE_VOLUME}:{STATE_PATH}",

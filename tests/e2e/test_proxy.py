@@ -287,6 +287,36 @@ def test_an_unhealthy_release_is_refused_by_the_proxy_and_the_old_target_kept(
     assert proxied.up().summary.result == "succeeded"
 
 
+def test_a_proxy_upgrade_replaces_only_the_proxy_one_host_at_a_time(proxied: OpsStack) -> None:
+    """Changed proxy settings (here log_max_size; an image version alike) replace the proxy.
+
+    App containers and routes stay; port 80 is closed on one host at a time while its new
+    kamal-proxy starts. The loop measures that cost; it asserts only that both hosts recover.
+    """
+    apps = {a: ssh(a, "docker ps -q --filter label=fleetform.stack=" + STACK).stdout
+            for a in web_addresses()}  # fmt: skip
+    proxies = {a: ssh(a, "docker inspect --format '{{.Id}}' kamal-proxy").stdout
+               for a in web_addresses()}  # fmt: skip
+    config = proxied.edited()
+    config["proxy"]["run"]["log_max_size"] = "20m"
+    proxied.write(config)
+    with Loop(web_addresses()) as loop:
+        assert proxied.up().summary.result == "succeeded"
+        time.sleep(1)
+    print(loop.report("proxy upgrade"))
+    for address in web_addresses():
+        assert (
+            ssh(address, "docker ps -q --filter label=fleetform.stack=" + STACK).stdout
+            == (apps[address])
+        )
+        assert (
+            ssh(address, "docker inspect --format '{{.Id}}' kamal-proxy").stdout
+            != (proxies[address])
+        )
+        assert get(address) == (200, "two on aarch64")
+    assert len(loop.failures) < loop.requests / 2, loop.report("proxy upgrade")
+
+
 def test_two_stacks_share_one_proxy_and_a_destroy_spares_the_others_routes(
     proxied: OpsStack, tmp_path: Path
 ) -> None:
@@ -300,6 +330,8 @@ def test_two_stacks_share_one_proxy_and_a_destroy_spares_the_others_routes(
         }
     }
     other["builder"] = {"arch": "arm64"}
+    # The same proxy settings as the first stack: one kamal-proxy per host serves both.
+    other["proxy"] = proxied.edited()["proxy"]
     other["env"]["clear"]["GREETING"] = "other"
     second = OpsStack("e2e-proxy2", tmp_path, other)
     h2 = host_address("h2")
@@ -313,6 +345,7 @@ def test_two_stacks_share_one_proxy_and_a_destroy_spares_the_others_routes(
         clash = proxy_config(service="clash")
         clash["servers"] = {"web": {**other["servers"]["web"], "proxy": True}}
         clash["builder"] = {"arch": "arm64"}
+        clash["proxy"] = other["proxy"]
         third = OpsStack("e2e-proxy3", tmp_path, clash)
         try:
             error = third.failing_up()

@@ -91,7 +91,8 @@ def test_proxy_run_argv_is_kamals_on_the_fleetform_network() -> None:
     assert "--expose=9090" in argv and "--memory=256m" in argv
     assert argv[-5:] == [SPEC.image, "kamal-proxy", "run", "--debug", "--metrics-port=9090"]
     # No stack label: no stack's cleanup or drift takes the shared proxy for its own.
-    assert not any(word.startswith(docker_scripts.STACK_LABEL) for word in argv)
+    labels = (docker_scripts.STACK_LABEL, docker_scripts.MANAGED_LABEL)
+    assert not any(word.startswith(labels) for word in argv)
 
 
 def test_proxy_scripts_are_valid_sh_and_pull_for_the_platform() -> None:
