@@ -77,7 +77,13 @@ def ops_config(service: str = "ops", redis_port: int = REDIS_PORT) -> dict[str, 
                 "cmd": WEB_CMD,
                 "options": {"publish": f"{WEB_PORT}:8080"},
             },
-            "jobs": {"hosts": [host_address("h3")], "arch": "arm64", "cmd": JOBS_CMD},
+            # No HTTP: never behind kamal-proxy, even where it is the primary role.
+            "jobs": {
+                "hosts": [host_address("h3")],
+                "arch": "arm64",
+                "cmd": JOBS_CMD,
+                "proxy": False,
+            },
         },
         "env": {"clear": {"GREETING": "one"}, "secret": ["APP_SECRET"]},
         "accessories": {
