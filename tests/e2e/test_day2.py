@@ -39,9 +39,11 @@ COMMAND_TIMEOUT = 120
 
 
 def day2_config() -> dict[str, Any]:
-    """The sample deploy.yml, its web role without published ports and Redis on 6390."""
+    """The sample deploy.yml, its web role neither publishing ports nor behind the proxy (other
+    suites' stacks route h1 and h2 through it), and Redis on 6390."""
     config = yaml.safe_load((ROOT / "config" / "deploy.yml").read_text())
     config["servers"]["web"].pop("options", None)
+    config["servers"]["web"]["proxy"] = False
     config["accessories"]["redis"]["port"] = f"{REDIS_PORT}:6379"
     return config
 
