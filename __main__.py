@@ -19,6 +19,7 @@ from components.promotion import check_digests_cover_plan, check_no_floating_ima
 from components.proxy import Proxy, ProxyArgs
 from components.stack_config import (
     check_secrets_passphrase,
+    private_key,
     read_stack_settings,
     read_version_key,
 )
@@ -50,6 +51,7 @@ def main() -> None:
     if not pulumi.runtime.is_dry_run():
         # A preview never contacts hosts; an update first checks that each offers its pinned key.
         check_host_keys([PinnedHost(h, deploy.ssh.port, key) for h, key in host_keys.items()])
+    ssh_key = private_key(settings, deploy.ssh.keys)
     hosts = {}
     for host in plan.hosts:
         hosts[host.host] = DockerHost(
@@ -58,7 +60,7 @@ def main() -> None:
                 address=host.host,
                 user=deploy.ssh.user,
                 port=deploy.ssh.port,
-                private_key=settings.ssh_private_key,
+                private_key=ssh_key,
                 host_key=host_keys[host.host],
                 declared_arch=host.arch,
                 declared_by=plan.declared_by(host.host),

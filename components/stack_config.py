@@ -49,7 +49,8 @@ def check_secrets_passphrase(stack: str, environ: Mapping[str, str]) -> None:
 class StackSettings:
     deploy_file: str
     destination: str | None
-    ssh_private_key: pulumi.Output[str]
+    ssh_private_key: pulumi.Output[str] | None
+    """fleetform:sshPrivateKey(Path), or None: then the deploy file's ssh/keys (private_key)."""
     host_keys: HostKeys
     """Pinned SSH public keys (`ssh-ed25519 AAAA…`) by host and port: `host_keys.key_for(host,
     port)`; `host_keys[host]` and `host in host_keys` mean port 22."""
@@ -96,9 +97,9 @@ def read_stack_settings(config: pulumi.Config) -> StackSettings:
         path = Path(key_path).expanduser()
         if not path.is_file():
             raise DeployConfigError(f"fleetform:sshPrivateKeyPath: no such file (got '{key_path}')")
-        private_key = pulumi.Output.secret(path.read_text())
+        private_key: pulumi.Output[str] | None = pulumi.Output.secret(path.read_text())
     else:
-        private_key = config.require_secret("sshPrivateKey")
+        private_key = config.get_secret("sshPrivateKey")
     known_hosts_file = config.get("knownHostsFile")
     known_hosts = (
         read_known_hosts(Path(known_hosts_file).expanduser()) if known_hosts_file else None
@@ -156,3 +157,24 @@ def _read_repairs(config: pulumi.Config) -> dict[str, int]:
             f"fleetform:repairs: must map container resources to whole numbers (got {repairs!r})"
         )
     return repairs
+
+
+def private_key(settings: StackSettings, ssh_keys: tuple[str, ...]) -> pulumi.Output[str]:
+    """The key every command logs in with: the stack's own, else deploy.yml's `ssh/keys` (Kamal's
+    key files, read from this machine). Both at once would leave one unused, so that is an error."""
+    if settings.ssh_private_key is not None:
+        if ssh_keys:
+            raise DeployConfigError(
+                "ssh/keys: the stack sets fleetform:sshPrivateKey(Path) too; keep one of them "
+                f"(got {', '.join(ssh_keys)})"
+            )
+        return settings.ssh_private_key
+    if not ssh_keys:
+        raise DeployConfigError(
+            "fleetform:sshPrivateKeyPath: not set, and neither fleetform:sshPrivateKey nor "
+            "ssh/keys in the deploy file names a key"
+        )
+    path = Path(ssh_keys[0]).expanduser()
+    if not path.is_file():
+        raise DeployConfigError(f"ssh/keys/0: no such file (got '{ssh_keys[0]}')")
+    return pulumi.Output.secret(path.read_text())

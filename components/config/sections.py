@@ -155,6 +155,11 @@ def read_ssh(value: object) -> SshConfig:
     keys: tuple[str, ...] = ()
     if section.has("keys"):
         keys = tuple(string_list(section.get("keys"), "ssh/keys"))
+        # Kamal's net-ssh tries each key in turn; pulumi-command logs in with exactly one.
+        if len(keys) > 1:
+            raise DeployConfigError(
+                f"ssh/keys: fleetform logs in with one private key; list one (got {len(keys)})"
+            )
     return SshConfig(user=user, port=port, keys=keys)
 
 

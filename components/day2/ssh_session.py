@@ -111,6 +111,9 @@ class SshAccess:
                 self._key_file = self._private_file(
                     "key", key if key.endswith("\n") else key + "\n"
                 )
+            elif deploy.ssh.keys:
+                # deploy.yml's ssh/keys, as the deploy itself uses when the stack sets no key.
+                self._key_file = Path(deploy.ssh.keys[0]).expanduser()
             else:
                 raise StackAccessError(
                     "fleetform:sshPrivateKeyPath: not set, and no secret fleetform:sshPrivateKey"

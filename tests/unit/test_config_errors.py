@@ -572,6 +572,10 @@ def test_ssh_keys_not_supported_yet(key: str) -> None:
         ({"port": "²"}, "ssh/port: must be a whole number (got '²')"),
         ({"port": "٢٢"}, "ssh/port: must be a whole number (got '٢٢')"),
         ({"port": "２２"}, "ssh/port: must be a whole number (got '２２')"),
+        (
+            {"keys": ["~/.ssh/a", "~/.ssh/b"]},
+            "ssh/keys: fleetform logs in with one private key; list one (got 2)",
+        ),
         ({"user": "Deploy User"}, "ssh/user: invalid user name (got 'Deploy User')"),
         ({"keys": "~/.ssh/id"}, "ssh/keys: must be a list (got '~/.ssh/id')"),
         ({"host": "x"}, "ssh: unknown key 'host'"),
