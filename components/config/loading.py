@@ -11,6 +11,7 @@ from components.config.container_settings import read_env, read_labels
 from components.config.model import DeployConfig, EnvConfig
 from components.config.proxy import read_top_proxy
 from components.config.sections import (
+    read_aliases,
     read_app_image,
     read_boot,
     read_builder,
@@ -39,13 +40,13 @@ TOP_LEVEL_KEYS = frozenset(
     {
         "service", "image", "servers", "primary_role", "builder", "registry", "env",
         "accessories", "ssh", "boot", "volumes", "labels", "retain_containers", "proxy",
-        "deploy_timeout", "drain_timeout", "readiness_delay",
+        "deploy_timeout", "drain_timeout", "readiness_delay", "aliases",
     }
 )  # fmt: skip
 
 TOP_LEVEL_NOT_YET = frozenset(
     {
-        "aliases", "asset_path", "hooks_path", "hooks_output", "secrets_path",
+        "asset_path", "hooks_path", "hooks_output", "secrets_path",
         "error_pages_path", "require_destination", "allow_empty_roles", "run_directory",
         "minimum_version", "logging", "sshkit", "output",
     }
@@ -158,4 +159,5 @@ def parse_config(
         deploy_timeout=timeouts["deploy_timeout"],
         drain_timeout=timeouts["drain_timeout"],
         readiness_delay=timeouts["readiness_delay"],
+        aliases=tuple(read_aliases(section.get("aliases")).items()),
     )

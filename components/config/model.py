@@ -230,6 +230,8 @@ class DeployConfig:
     """Kamal's `drain_timeout` (default 30 s for the proxy); when set, unproxied roles' stop."""
     readiness_delay: int | None = None
     """Kamal's `readiness_delay`: seconds an unproxied role must keep running; None keeps 2."""
+    aliases: Pairs = ()
+    """Kamal's `aliases`: (name, command line) in file order, for `python -m components NAME`."""
     """The destination whose file was merged in by load_config, if any."""
 
     @property

@@ -49,10 +49,7 @@ def deploy_aliases(argv: Sequence[str]) -> Mapping[str, str]:
     else:
         path = Path(known.config or ROOT / "config" / "deploy.yml")
         destination = known.destination
-    config = load_config(path, destination)
-    # DeployConfig has no `aliases` yet (config/loading.py refuses the key); see aliases.py.
-    # Either a mapping or (name, command line) pairs, like the config's labels, will do.
-    return dict(getattr(config, "aliases", None) or {})
+    return dict(load_config(path, destination).aliases)
 
 
 def expand(argv: Sequence[str], builtins: Sequence[str]) -> list[str]:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 
 from components.day2 import commands
 from components.day2.aliases import AliasError, expand_alias, validate_aliases
 from components.errors import DeployConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
 
 COMMANDS = ("plan", "app", "accessory", "secrets")
 ALIASES = {
@@ -90,3 +95,23 @@ def test_the_cli_expands_an_alias_from_the_deploy_file(monkeypatch: pytest.Monke
 def test_a_deploy_file_without_aliases_has_none() -> None:
     seed = commands.ROOT / "tests" / "fixtures" / "deploy_seed_fleet.yml"
     assert commands.deploy_aliases(["--config", str(seed)]) == {}
+
+
+def test_aliases_come_from_the_deploy_file(tmp_path: Path) -> None:
+    deploy = yaml.safe_load((ROOT / "config" / "deploy.yml").read_text())
+    deploy["aliases"] = {"web-logs": "app logs -r web --lines 5"}
+    path = tmp_path / "deploy.yml"
+    path.write_text(yaml.safe_dump(deploy))
+    builtins = ("plan", *commands.COMMANDS)
+    assert commands.expand(["web-logs", "--config", str(path)], builtins) == [
+        "app", "logs", "-r", "web", "--lines", "5", "--config", str(path),
+    ]  # fmt: skip
+
+
+def test_a_bad_alias_in_the_deploy_file_is_a_config_error(tmp_path: Path) -> None:
+    deploy = yaml.safe_load((ROOT / "config" / "deploy.yml").read_text())
+    deploy["aliases"] = {"app": "plan"}
+    path = tmp_path / "deploy.yml"
+    path.write_text(yaml.safe_dump(deploy))
+    with pytest.raises(DeployConfigError, match="aliases/app: conflicts with the built-in"):
+        commands.expand(["x", "--config", str(path)], ("plan", *commands.COMMANDS))
