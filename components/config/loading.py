@@ -25,13 +25,16 @@ from components.config.values import (
     Section,
     checked_name,
     describe,
+    is_ascii_number,
     list_value,
     normalise_volume,
+    scalar_text,
     string_value,
     whole_number,
 )
 from components.config.yaml_text import read_yaml_file
 from components.errors import DeployConfigError
+from components.version import VERSION
 
 
 # Key sets, here and in every section module: KEYS are read; NOT_YET keys are real Kamal 2 keys
@@ -41,14 +44,14 @@ TOP_LEVEL_KEYS = frozenset(
         "service", "image", "servers", "primary_role", "builder", "registry", "env",
         "accessories", "ssh", "boot", "volumes", "labels", "retain_containers", "proxy",
         "deploy_timeout", "drain_timeout", "readiness_delay", "aliases",
+        "require_destination", "minimum_version",
     }
 )  # fmt: skip
 
 TOP_LEVEL_NOT_YET = frozenset(
     {
         "asset_path", "hooks_path", "hooks_output", "secrets_path",
-        "error_pages_path", "require_destination", "allow_empty_roles", "run_directory",
-        "minimum_version", "logging", "sshkit", "output",
+        "error_pages_path", "allow_empty_roles", "run_directory", "logging", "sshkit", "output",
     }
 )  # fmt: skip
 
@@ -93,12 +96,43 @@ def load_config(
     return parse_config(raw, source=str(path), destination=destination)
 
 
+def _version_numbers(text: str, path: str) -> tuple[int, ...]:
+    parts = text.split(".")
+    if not 1 <= len(parts) <= 3 or not all(is_ascii_number(part) for part in parts):
+        raise DeployConfigError(f"{path}: must be a version like 1.2.0 (got {describe(text)})")
+    return tuple(int(part) for part in parts) + (0,) * (3 - len(parts))
+
+
+def _check_minimum_version(section: Section) -> None:
+    """Kamal's `minimum_version`, against fleetform's own version (the tool doing the deploy)."""
+    if not section.has("minimum_version"):
+        return
+    wanted = scalar_text(section.get("minimum_version"), "minimum_version")
+    if _version_numbers(wanted, "minimum_version") > _version_numbers(VERSION, "VERSION"):
+        raise DeployConfigError(
+            f"minimum_version: this deploy file needs fleetform {wanted} or newer "
+            f"(this is {VERSION})"
+        )
+
+
 def parse_config(
     raw: Mapping[str, Any], *, source: str = "deploy.yml", destination: str | None = None
 ) -> DeployConfig:
     """Validates an already-read (and destination-merged) deploy file."""
     section = Section(raw, "", source)
     section.check_keys(TOP_LEVEL_KEYS, TOP_LEVEL_NOT_YET)
+    _check_minimum_version(section)
+    if section.has("require_destination"):
+        required = section.get("require_destination")
+        if not isinstance(required, bool):
+            raise DeployConfigError(
+                f"require_destination: must be true or false (got {describe(required)})"
+            )
+        if required and destination is None:
+            raise DeployConfigError(
+                "require_destination: this deploy file is only deployed to a destination "
+                "(set fleetform:destination, or -d for plan)"
+            )
     service = checked_name(string_value(section.require("service"), "service"), "service")
     image = read_app_image(section.require("image"))
     builder = read_builder(section.get("builder"))

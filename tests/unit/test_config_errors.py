@@ -13,9 +13,12 @@ from components.config import (
     SSH_NOT_YET,
     TOP_LEVEL_NOT_YET,
     describe,
+    parse_config,
 )
 from components.errors import PlanError
-from tests.unit.support import DELETE, assert_config_error
+from components.plan import build_plan
+from components.version import VERSION
+from tests.unit.support import DELETE, assert_config_error, config_with
 
 PORT_FORMS = "6379, 6379:6379 or 127.0.0.1:6379:6379"
 VOLUME_FORM = "must be host-path-or-volume:/container/path[:options]"
@@ -47,11 +50,41 @@ def test_kamal_top_level_keys_not_supported_yet(key: str) -> None:
 
 def test_not_supported_message_describes_scalars() -> None:
     assert_config_error(
-        "require_destination: not supported yet by fleetform (got true)", require_destination=True
+        "allow_empty_roles: not supported yet by fleetform (got true)", allow_empty_roles=True
+    )
+    assert_config_error("run_directory: not supported yet by fleetform (got 4)", run_directory=4)
+
+
+def test_require_destination_refuses_a_deploy_without_one() -> None:
+    assert_config_error(
+        "require_destination: this deploy file is only deployed to a destination "
+        "(set fleetform:destination, or -d for plan)",
+        require_destination=True,
     )
     assert_config_error(
-        "minimum_version: not supported yet by fleetform (got 4)", minimum_version=4
+        "require_destination: must be true or false (got 'yes')", require_destination="yes"
     )
+    # With a destination it plans as usual.
+    build_plan(parse_config(config_with(require_destination=True), destination="staging"))
+
+
+@pytest.mark.parametrize(
+    ("wanted", "message"),
+    [
+        (
+            "99.0",
+            f"minimum_version: this deploy file needs fleetform 99.0 or newer (this is {VERSION})",
+        ),
+        ("1.x", "minimum_version: must be a version like 1.2.0 (got '1.x')"),
+        ("²", "minimum_version: must be a version like 1.2.0 (got '²')"),
+    ],
+)
+def test_minimum_version_is_checked_against_fleetforms_own(wanted: str, message: str) -> None:
+    assert_config_error(message, minimum_version=wanted)
+
+
+def test_an_older_minimum_version_passes() -> None:
+    build_plan(parse_config(config_with(minimum_version="0.1")))
 
 
 @pytest.mark.parametrize("key", ["traefik", "healthcheck", "stop_wait_time"])
