@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from components.config.model import EnvConfig, Options, Pairs
+from components.config.model import EnvConfig, Logging, Options, Pairs
 from components.config.values import (
     ENV_NAME,
     ENV_RULE,
@@ -110,3 +110,38 @@ def read_options(value: object, path: str) -> tuple[Options, tuple[str, ...]]:
             else:
                 options.append((key, scalar_text(entry, entry_path)))
     return tuple(options), tuple(ports)
+
+
+LOGGING_KEYS = frozenset({"driver", "options"})
+
+
+def read_logging(value: object, path: str, *, over: Logging | None = None) -> Logging:
+    """Kamal's `logging` (`driver`, `options`): a role's merges over the top level's, key by key.
+
+    It becomes `--log-driver` and one `--log-opt key=value` per option on `docker run`.
+    """
+    section = Section(value, path, path)
+    section.check_keys(LOGGING_KEYS)
+    base = over or Logging()
+    driver = base.driver
+    if section.has("driver"):
+        driver = scalar_text(section.get("driver"), section.child("driver"))
+        if not _OPTION_NAME.match(driver) and driver not in ("none", "local"):
+            raise DeployConfigError(
+                f"{section.child('driver')}: must be a Docker log driver name (got {describe(driver)})"
+            )
+    options = dict(base.options)
+    if section.has("options"):
+        own = Section(section.get("options"), section.child("options"), section.child("options"))
+        for key, item in own.items():
+            options[str(key)] = scalar_text(item, own.child(str(key)))
+    return Logging(driver=driver, options=tuple(options.items()))
+
+
+def logging_options(logging: Logging) -> Options:
+    """The `docker run` options of a logging setting, in a stable order."""
+    found: list[tuple[str, str | None]] = []
+    if logging.driver:
+        found.append(("log-driver", logging.driver))
+    found += [("log-opt", f"{key}={value}") for key, value in logging.options]
+    return tuple(found)

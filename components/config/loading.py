@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from components.config.accessories import read_accessories
-from components.config.container_settings import read_env, read_labels
+from components.config.container_settings import read_env, read_labels, read_logging
 from components.config.model import DeployConfig, EnvConfig
 from components.config.proxy import read_top_proxy
 from components.config.sections import (
@@ -44,14 +44,14 @@ TOP_LEVEL_KEYS = frozenset(
         "service", "image", "servers", "primary_role", "builder", "registry", "env",
         "accessories", "ssh", "boot", "volumes", "labels", "retain_containers", "proxy",
         "deploy_timeout", "drain_timeout", "readiness_delay", "aliases",
-        "require_destination", "minimum_version",
+        "require_destination", "minimum_version", "logging",
     }
 )  # fmt: skip
 
 TOP_LEVEL_NOT_YET = frozenset(
     {
         "asset_path", "hooks_path", "hooks_output", "secrets_path",
-        "error_pages_path", "allow_empty_roles", "run_directory", "logging", "sshkit", "output",
+        "error_pages_path", "allow_empty_roles", "run_directory", "sshkit", "output",
     }
 )  # fmt: skip
 
@@ -149,6 +149,7 @@ def parse_config(
         labels=labels,
         proxy=route,
         primary_role=primary_role,
+        logging=read_logging(section.get("logging"), "logging") if section.has("logging") else None,
     )
     role_names = [role.name for role in roles]
     if primary_role not in role_names:

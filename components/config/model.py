@@ -156,6 +156,14 @@ class ProxyRunConfig:
 
 
 @dataclass(frozen=True)
+class Logging:
+    """Kamal's `logging`: Docker's log driver and its options (empty: the engine's default)."""
+
+    driver: str | None = None
+    options: Pairs = ()
+
+
+@dataclass(frozen=True)
 class RoleConfig:
     """One app role (`servers.<name>`): the app image on these hosts, with this cmd and env."""
 

@@ -5,8 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from components.config.container_settings import checked_env, read_env, read_labels, read_options
-from components.config.model import BuilderConfig, EnvConfig, Options, Pairs, RoleConfig
+from components.config.container_settings import (
+    checked_env,
+    logging_options,
+    read_env,
+    read_labels,
+    read_logging,
+    read_options,
+)
+from components.config.model import BuilderConfig, EnvConfig, Logging, Options, Pairs, RoleConfig
 from components.config.proxy import role_proxy
 from components.config.values import (
     Section,
@@ -19,8 +26,8 @@ from components.config.values import (
 from components.errors import DeployConfigError
 
 
-ROLE_KEYS = frozenset({"hosts", "arch", "cmd", "env", "options", "labels", "proxy"})
-ROLE_NOT_YET = frozenset({"logging", "asset_path"})
+ROLE_KEYS = frozenset({"hosts", "arch", "cmd", "env", "options", "labels", "proxy", "logging"})
+ROLE_NOT_YET = frozenset({"asset_path"})
 
 
 def read_servers(
@@ -31,6 +38,7 @@ def read_servers(
     labels: Pairs,
     proxy: Mapping[str, Any] | None = None,
     primary_role: str = "web",
+    logging: Logging | None = None,
 ) -> tuple[RoleConfig, ...]:
     """The roles; `proxy` is the top-level route section every proxied role starts from."""
     top = proxy or {}
@@ -47,6 +55,7 @@ def read_servers(
                 arch=builder.single_arch,
                 env=env,
                 labels=labels,
+                options=logging_options(logging or Logging()),
                 proxy=route,
             ),
         )
@@ -64,6 +73,7 @@ def read_servers(
             labels=labels,
             top=top,
             primary=name == primary_role,
+            logging=logging or Logging(),
         )
         for name, role in section.items()
     ]
@@ -81,6 +91,7 @@ def _role(
     labels: Pairs,
     top: Mapping[str, Any],
     primary: bool,
+    logging: Logging,
 ) -> RoleConfig:
     path = f"servers/{name}"
     if isinstance(value, list):
@@ -90,6 +101,7 @@ def _role(
             arch=builder.single_arch,
             env=env,
             labels=labels,
+            options=logging_options(logging),
             proxy=role_proxy(None, f"{path}/proxy", top=top, primary=primary, publishes=False),
         )
     if not isinstance(value, Mapping):
@@ -118,6 +130,9 @@ def _role(
     ports: tuple[str, ...] = ()
     if section.has("options"):
         options, ports = read_options(section.get("options"), section.child("options"))
+    if section.has("logging"):
+        logging = read_logging(section.get("logging"), section.child("logging"), over=logging)
+    options = (*options, *logging_options(logging))
     cmd = shell_words(section.get("cmd"), section.child("cmd")) if section.has("cmd") else None
     route = role_proxy(
         section.get("proxy"),
