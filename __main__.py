@@ -104,8 +104,9 @@ def main() -> None:
             ProxyArgs(placement=proxy, host=hosts[proxy.host], stack=stack, depends_on=previous),
         )
         previous = [proxies[proxy.host].command]
-    roles = {
-        role: AppRole(
+
+    def app_role(role: str, after: list[pulumi.Resource]) -> AppRole:
+        return AppRole(
             role,
             AppRoleArgs(
                 role=role,
@@ -125,10 +126,21 @@ def main() -> None:
                 deploy_timeout=plan.deploy_timeout,
                 drain_timeout=plan.drain_timeout,
                 readiness_delay=plan.readiness_delay,
+                after=after,
             ),
         )
-        for role in plan.role_names
-    }
+
+    # Kamal boots the primary role's first batch before any other role, unless parallel_roles.
+    roles: dict[str, AppRole] = {}
+    barrier: list[pulumi.Resource] = []
+    if plan.primary_role in plan.role_names:
+        roles[plan.primary_role] = app_role(plan.primary_role, [])
+        if not plan.boot.parallel_roles:
+            barrier = list(roles[plan.primary_role].first_batch)
+    for role in plan.role_names:
+        if role not in roles:
+            roles[role] = app_role(role, barrier)
+    roles = {role: roles[role] for role in plan.role_names}
     accessories = {
         name: Accessory(
             name,

@@ -37,6 +37,9 @@ class AppRoleArgs:
     """Stopped versions kept per host for rollback (Kamal's `retain_containers`)."""
     repairs: Mapping[str, int] = field(default_factory=dict)
     """Repair generation by container resource name (fleetform:repairs)."""
+    after: Sequence[pulumi.Resource] = ()
+    """What this role's first batch waits for: the primary role's first batch, unless
+    `boot.parallel_roles` (Kamal's primary-role barrier)."""
     proxies: Mapping[str, Proxy] = field(default_factory=dict)
     """Host to its kamal-proxy: proxied placements are routed there and wait for it."""
     deploy_timeout: int | None = None
@@ -70,6 +73,7 @@ class AppRole(pulumi.ComponentResource):
     ) -> None:
         super().__init__("fleetform:index:AppRole", name, None, opts)
         limit = args.boot_limit or len(args.placements) or 1
+        self.first_batch: list[remote.Command] = []
         previous_batch: list[remote.Command] = []
         containers: dict[str, pulumi.Output[str]] = {}
         for start in range(0, len(args.placements), limit):
@@ -83,7 +87,9 @@ class AppRole(pulumi.ComponentResource):
                     )
                 platform = placement.platform
                 route = None
-                depends_on = list(previous_batch)
+                # The first batch waits for `after` (the primary role's first batch), later ones
+                # for the batch before them.
+                depends_on = list(previous_batch if start else args.after)
                 stop_timeout = STOP_TIMEOUT
                 steady_checks = 2
                 if placement.proxy is not None:
@@ -126,6 +132,8 @@ class AppRole(pulumi.ComponentResource):
                 )
                 batch.append(container)
                 containers[placement.host] = container.stdout
+            if not start:
+                self.first_batch = batch
             previous_batch = batch
         self.containers = (
             pulumi.Output.all(**containers).apply(dict)

@@ -76,6 +76,8 @@ class BootConfig:
     """Hosts per batch as a percentage of a role's hosts (Kamal's `limit: 25%`)."""
     wait: int | None = None
     """Seconds between batches."""
+    parallel_roles: bool = False
+    """Boot every role at once; otherwise other roles wait for the primary role's first batch."""
 
     def limit_for(self, host_count: int) -> int | None:
         """The batch size for a role on `host_count` hosts; a percentage rounds down, minimum 1."""

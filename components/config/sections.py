@@ -42,7 +42,7 @@ BUILDER_NOT_YET = frozenset(
 REGISTRY_KEYS = frozenset({"server", "username", "password"})
 SSH_KEYS = frozenset({"user", "port", "keys"})
 SSH_NOT_YET = frozenset({"proxy", "proxy_command", "log_level", "keys_only", "key_data", "config"})
-BOOT_KEYS = frozenset({"limit", "wait"})
+BOOT_KEYS = frozenset({"limit", "wait", "parallel_roles"})
 _APP_IMAGE = re.compile(rf"^{REPOSITORY_PATH}$")
 _REGISTRY_SERVER = re.compile(r"^[A-Za-z0-9.-]+(?::[0-9]+)?(?:/[a-z0-9._-]+)*$")
 _SSH_USER = re.compile(r"^[a-z_][a-z0-9_.-]*$")
@@ -187,7 +187,16 @@ def read_boot(value: object) -> BootConfig:
     wait: int | None = None
     if section.has("wait"):
         wait = whole_number(section.get("wait"), "boot/wait", minimum=0)
-    return BootConfig(limit=limit, limit_percent=limit_percent, wait=wait)
+    parallel_roles = False
+    if section.has("parallel_roles"):
+        parallel_roles = section.get("parallel_roles")
+        if not isinstance(parallel_roles, bool):
+            raise DeployConfigError(
+                f"boot/parallel_roles: must be true or false (got {describe(parallel_roles)})"
+            )
+    return BootConfig(
+        limit=limit, limit_percent=limit_percent, wait=wait, parallel_roles=parallel_roles
+    )
 
 
 ALIAS_NAME = re.compile(r"^[a-z0-9_-]+$")

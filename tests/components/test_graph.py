@@ -284,3 +284,13 @@ def test_proxied_web_publishes_nothing_and_switches_through_the_proxy(
         assert f"proxy-{host}-container" in recorded.direct[f"web-{host}"]
     jobs = commands(mocks)["jobs-10.203.0.13"]
     assert "kamal-proxy" not in jobs["create"] and "kamal-proxy" not in jobs["delete"]
+
+
+def test_other_roles_wait_for_the_primary_roles_first_batch(
+    graph: tuple[RecordingMocks, Recorded],
+) -> None:
+    """Kamal's primary-role barrier: jobs boots after web's first batch is ready."""
+    _, recorded = graph
+    assert "web-10.203.0.11" in recorded.direct["jobs-10.203.0.13"]
+    # Only the first batch: the second web host is not waited for.
+    assert "web-10.203.0.12" not in recorded.transitive("jobs-10.203.0.13")

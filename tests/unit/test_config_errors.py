@@ -687,3 +687,10 @@ def test_role_and_accessory_with_the_same_container_name_on_one_host() -> None:
         servers={"redis": ["10.0.0.1"]},
         accessories=redis(host="10.0.0.1"),
     )
+
+
+def test_boot_parallel_roles_is_a_boolean() -> None:
+    assert_config_error(
+        "boot/parallel_roles: must be true or false (got 'yes')", boot={"parallel_roles": "yes"}
+    )
+    assert parse_config(config_with(boot={"parallel_roles": True})).boot.parallel_roles
