@@ -10,6 +10,7 @@ from components.accessory import Accessory, AccessoryArgs
 from components.app_image import AppImage, AppImageArgs
 from components.app_role import AppRole, AppRoleArgs
 from components.config import load_config
+from components.config.model import secret_source
 from components.docker_host import DockerHost, DockerHostArgs, RegistryLogin
 from components.errors import DeployConfigError, PlanError
 from components.host_key_check import PinnedHost, check_host_keys
@@ -36,7 +37,7 @@ def main() -> None:
     check_secrets_passphrase(stack, os.environ)
     plan = build_plan(deploy, destination=settings.destination, scope=stack)
 
-    secret_names = sorted({name for p in plan.placements for name in p.env_secret})
+    secret_names = sorted({secret_source(e)[1] for p in plan.placements for e in p.env_secret})
     version_key = read_version_key(config, uses_secrets=bool(secret_names or plan.registry))
     registry = None
     if plan.registry is not None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from components.container import HostContainerArgs, host_container
+from components.container import HostContainerArgs, host_container, secret_env_of
 from components.docker_host import DockerHost
 from components.plan import Placement
 
@@ -55,7 +55,7 @@ class Accessory(pulumi.ComponentResource):
                     platform=platform,
                     stack=args.stack,
                     version_key=args.version_key,
-                    secret_env={k: args.secret_env[k] for k in placement.env_secret},
+                    secret_env=secret_env_of(placement, args.secret_env),
                     readiness_timeout=args.readiness_timeout,
                     # Old and new versions share the data directories: never both at once.
                     exclusive=True,

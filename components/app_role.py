@@ -10,7 +10,7 @@ from pulumi_command import remote
 
 from components import proxy_scripts
 from components.config import KAMAL_DEPLOY_TIMEOUT, KAMAL_DRAIN_TIMEOUT
-from components.container import HostContainerArgs, host_container
+from components.container import HostContainerArgs, host_container, secret_env_of
 from components.docker_host import DockerHost
 from components.errors import PlanError
 from components.plan import Placement
@@ -118,7 +118,7 @@ class AppRole(pulumi.ComponentResource):
                         platform=platform,
                         stack=args.stack,
                         version_key=args.version_key,
-                        secret_env={k: args.secret_env[k] for k in placement.env_secret},
+                        secret_env=secret_env_of(placement, args.secret_env),
                         wait_before_start=args.boot_wait if start else 0,
                         readiness_timeout=args.deploy_timeout or args.readiness_timeout,
                         stop_timeout=stop_timeout,

@@ -14,6 +14,7 @@ from pulumi_command import remote
 
 from components import docker_scripts
 from components.docker_host import DockerHost
+from components.config.model import secret_source
 from components.plan import Placement
 from components.remote_command import host_command
 
@@ -45,6 +46,16 @@ class HostContainerArgs:
     """Served through the host's kamal-proxy: no host port, traffic switched by the proxy."""
     steady_checks: int = 2
     """Seconds a container without healthcheck must keep running (Kamal's `readiness_delay`)."""
+
+
+def secret_env_of(
+    placement: Placement, secrets: Mapping[str, pulumi.Output[str]]
+) -> dict[str, pulumi.Output[str]]:
+    """The placement's secret variables, each from its secret (Kamal's `NAME:SECRET` aliases)."""
+    return {
+        variable: secrets[secret]
+        for variable, secret in (secret_source(entry) for entry in placement.env_secret)
+    }
 
 
 def version(key: str, spec: docker_scripts.ContainerSpec, env_file: str, where: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from components.config.model import EnvConfig, Logging, Options, Pairs
+from components.config.model import EnvConfig, Logging, Options, Pairs, secret_source
 from components.config.values import (
     ENV_NAME,
     ENV_RULE,
@@ -63,21 +63,20 @@ def read_env(value: object, path: str) -> EnvConfig:
             string_list(section.get("secret"), secret_path, allow_empty=True)
         ):
             item_path = child_path(secret_path, index)
-            if ":" in name:
+            if not all(ENV_NAME.match(part) for part in name.split(":")) or name.count(":") > 1:
                 raise DeployConfigError(
-                    f"{item_path}: secret aliases (NAME:SECRET) are not supported yet by "
-                    f"fleetform (got {describe(name)})"
+                    f"{item_path}: {ENV_RULE}, or NAME:SECRET for a secret alias "
+                    f"(got {describe(name)})"
                 )
-            if not ENV_NAME.match(name):
-                raise DeployConfigError(f"{item_path}: {ENV_RULE} (got {describe(name)})")
-            if name in secret:
+            if secret_source(name)[0] in {secret_source(entry)[0] for entry in secret}:
                 raise DeployConfigError(f"{item_path}: duplicate secret (got {describe(name)})")
             secret.append(name)
     return checked_env(EnvConfig(clear=clear, secret=tuple(secret)), path)
 
 
 def checked_env(env: EnvConfig, path: str) -> EnvConfig:
-    both = [name for name, _ in env.clear if name in env.secret]
+    secret_names = {secret_source(entry)[0] for entry in env.secret}
+    both = [name for name, _ in env.clear if name in secret_names]
     if both:
         raise DeployConfigError(f"{path}: {both[0]} is both a clear and a secret variable")
     return env

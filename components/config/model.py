@@ -20,14 +20,23 @@ class EnvConfig:
     clear: Pairs = ()
     """(NAME, value) pairs, in file order; values are not secret and may appear in plans."""
     secret: tuple[str, ...] = ()
-    """Names of secrets; their values never pass through the config or the plan."""
+    """Secret entries: `NAME`, or Kamal's alias `NAME:SECRET` (the variable NAME gets the secret
+    SECRET); their values never pass through the config or the plan."""
 
     def merged_over(self, base: EnvConfig) -> EnvConfig:
-        """Kamal's role env merge: clear values override `base` by name; secret names add up."""
+        """Kamal's role env merge: clear values override `base` by name; secrets add up, a
+        role's entry replacing the global one of the same variable."""
         clear = dict(base.clear)
         clear.update(self.clear)
-        secret = (*base.secret, *(name for name in self.secret if name not in base.secret))
-        return EnvConfig(clear=tuple(clear.items()), secret=secret)
+        secret = {secret_source(entry)[0]: entry for entry in base.secret}
+        secret.update((secret_source(entry)[0], entry) for entry in self.secret)
+        return EnvConfig(clear=tuple(clear.items()), secret=tuple(secret.values()))
+
+
+def secret_source(entry: str) -> tuple[str, str]:
+    """(variable, secret) of an `env.secret` entry: `NAME` is (NAME, NAME)."""
+    variable, _, secret = entry.partition(":")
+    return variable, secret or variable
 
 
 @dataclass(frozen=True)

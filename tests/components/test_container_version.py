@@ -45,3 +45,18 @@ def test_the_ssh_identity_and_the_env_file_change_the_version() -> None:
     assert version("k", SPEC, ENV, "deploy@10.203.0.11:22") != version("k", SPEC, ENV, WHERE)
     assert version("k", SPEC, ENV, "root@10.203.0.11:2222") != version("k", SPEC, ENV, WHERE)
     assert version("k", SPEC, "APP_SECRET=654321\n", WHERE) != version("k", SPEC, ENV, WHERE)
+
+
+def test_a_secret_alias_gives_the_variable_the_aliased_secret() -> None:
+    from components.config import parse_config
+    from components.container import secret_env_of
+    from components.plan import build_plan
+    from tests.unit.support import config_with
+
+    raw = config_with(env={"secret": ["DB_PASSWORD:MAIN_DB_PASSWORD", "APP_SECRET"]})
+    placement = build_plan(parse_config(raw)).role_placements("web")[0]
+    secrets = {"MAIN_DB_PASSWORD": "main", "APP_SECRET": "app"}
+    assert secret_env_of(placement, secrets) == {  # type: ignore[arg-type]
+        "DB_PASSWORD": "main",
+        "APP_SECRET": "app",
+    }

@@ -363,12 +363,17 @@ def test_primary_role() -> None:
         ({"secret": "A"}, "env/secret: must be a list (got 'A')"),
         ({"secret": ["A", 1]}, "env/secret/1: must be a string (got 1)"),
         ({"secret": ["A", "A"]}, "env/secret/1: duplicate secret (got 'A')"),
-        ({"secret": ["my-env"]}, "env/secret/0: invalid environment variable name (got 'my-env')"),
         (
-            {"secret": ["DB_PASSWORD:MAIN_DB_PASSWORD"]},
-            "env/secret/0: secret aliases (NAME:SECRET) are not supported yet by fleetform "
-            "(got 'DB_PASSWORD:MAIN_DB_PASSWORD')",
+            {"secret": ["my-env"]},
+            "env/secret/0: invalid environment variable name, or NAME:SECRET for a secret alias "
+            "(got 'my-env')",
         ),
+        (
+            {"secret": ["DB:MAIN:X"]},
+            "env/secret/0: invalid environment variable name, or NAME:SECRET for a secret alias "
+            "(got 'DB:MAIN:X')",
+        ),
+        ({"secret": ["DB", "DB:MAIN_DB"]}, "env/secret/1: duplicate secret (got 'DB:MAIN_DB')"),
         ({"tags": {"db": {"A": "1"}}}, "env/tags: not supported yet by fleetform (got a mapping)"),
         ({"clear": {}, "extra": 1}, "env: unknown key 'extra'"),
         ({"clear": {"A": "1"}, "secret": ["A"]}, "env: A is both a clear and a secret variable"),
