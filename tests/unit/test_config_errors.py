@@ -391,7 +391,8 @@ def test_role_env_is_checked_after_merging_over_global_env() -> None:
         servers=web(env={"clear": {"A": "1"}}),
     )
     assert_config_error(
-        "servers/web/env/secret/0: invalid environment variable name (got 'a.b')",
+        "servers/web/env/secret/0: invalid environment variable name, or NAME:SECRET for a "
+        "secret alias (got 'a.b')",
         servers=web(env={"secret": ["a.b"]}),
     )
 
