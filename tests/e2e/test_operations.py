@@ -8,8 +8,6 @@ Tests run in file order; each leaves the stack deployed and healthy for the next
 
 from __future__ import annotations
 
-import base64
-import copy
 import json
 import os
 import secrets
@@ -24,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from pulumi import automation as auto
 
 from components.promote import preview_changes
+from tests.e2e.fleet_stack import OpsStack, registry_digest
 from tests.support import ROOT, host_address, inventory, pulumi_command, ssh
 
 pytestmark = pytest.mark.e2e
@@ -41,22 +39,6 @@ WEB_CMD = (
 )
 JOBS_CMD = "sh -c 'while true; do echo \"jobs $GREETING\"; sleep 5; done'"
 REDIS_CMD = "redis-server --dir /data --appendonly yes --bind 0.0.0.0 --protected-mode no"
-
-
-def registry_digest(repository: str, tag: str) -> str:
-    inv = inventory()
-    password = Path(inv["registry_password_file"]).read_text().strip()
-    request = urllib.request.Request(
-        f"http://{inv['registry']}/v2/{repository}/manifests/{tag}",
-        method="HEAD",
-        headers={
-            "Accept": "application/vnd.docker.distribution.manifest.v2+json",
-            "Authorization": "Basic "
-            + base64.b64encode(f"{inv['registry_user']}:{password}".encode()).decode(),
-        },
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return str(response.headers["Docker-Content-Digest"])
 
 
 def ops_config(service: str = "ops", redis_port: int = REDIS_PORT) -> dict[str, Any]:
@@ -98,57 +80,6 @@ def ops_config(service: str = "ops", redis_port: int = REDIS_PORT) -> dict[str, 
         },
         "retain_containers": 1,
     }
-
-
-class OpsStack:
-    """A stack of the real program, its deploy file in a temporary directory."""
-
-    def __init__(self, name: str, directory: Path, config: dict[str, Any]) -> None:
-        inv = inventory()
-        self.name = name
-        self.deploy_file = directory / f"{name}.yml"
-        self.stack = auto.create_or_select_stack(
-            stack_name=name,
-            work_dir=str(ROOT),
-            opts=auto.LocalWorkspaceOptions(pulumi_command=pulumi_command()),
-        )
-        self.write(config)
-        password = Path(inv["registry_password_file"]).read_text().strip()
-        self.stack.set_all_config(
-            {
-                "fleetform:deployFile": auto.ConfigValue(str(self.deploy_file)),
-                "fleetform:sshPrivateKeyPath": auto.ConfigValue(inv["client_key"]),
-                "fleetform:knownHostsFile": auto.ConfigValue(inv["known_hosts"]),
-                "fleetform:appDigests": auto.ConfigValue(
-                    json.dumps({"linux/arm64": registry_digest("fleetform/busybox", "arm64")})
-                ),
-                "fleetform:REGISTRY_PASSWORD": auto.ConfigValue(password, secret=True),
-                "fleetform:APP_SECRET": auto.ConfigValue("first-secret", secret=True),
-                "fleetform:versionKey": auto.ConfigValue(secrets.token_hex(32), secret=True),
-            }
-        )
-
-    def write(self, config: dict[str, Any]) -> None:
-        self.config = config
-        self.deploy_file.write_text(yaml.safe_dump(config, sort_keys=False))
-
-    def edited(self) -> dict[str, Any]:
-        return copy.deepcopy(self.config)
-
-    def up(self) -> auto.UpResult:
-        return self.stack.up(color="never", on_output=lambda _line: None)
-
-    def failing_up(self) -> str:
-        with pytest.raises(auto.CommandError) as failure:
-            self.up()
-        return str(failure.value)
-
-    def drop(self) -> None:
-        try:
-            self.stack.destroy(color="never", on_output=lambda _line: None)
-        finally:
-            self.stack.workspace.remove_stack(self.name)
-            (ROOT / "stacks" / f"Pulumi.{self.name}.yaml").unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ import json
 import pytest
 from pulumi import automation as auto
 
-from tests.e2e.test_operations import OpsStack, registry_digest
+from tests.e2e.fleet_stack import OpsStack, registry_digest
 from tests.support import host_address, inventory, ssh
 
 pytestmark = pytest.mark.e2e
