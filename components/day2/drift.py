@@ -138,8 +138,7 @@ def compare(expected: Sequence[Expected], actual: Mapping[str, Sequence[Running]
 
 
 def check(reader: StackReader) -> tuple[list[Expected], list[Finding]]:
-    outputs = _outputs(reader)
-    expected = expected_containers(outputs.get("hosts") or {})
+    expected = expected_containers(reader.outputs().get("hosts") or {})
     if not expected:
         raise StackAccessError(f"stack '{reader.stack}': not deployed (no hosts output)")
     hosts = sorted({item.host for item in expected})
@@ -155,13 +154,6 @@ def check(reader: StackReader) -> tuple[list[Expected], list[Finding]]:
         )
     actual = {f.session.host: parse_ps(f.stdout) for f in finished}
     return expected, compare(expected, actual)
-
-
-def _outputs(reader: StackReader) -> dict[str, Any]:
-    done = pulumi(reader.stack, ["stack", "output", "--json"])
-    if done.returncode != 0:
-        raise StackAccessError(f"stack '{reader.stack}': pulumi stack output failed")
-    return dict(json.loads(done.stdout or "{}"))
 
 
 def render(findings: Sequence[Finding], output_format: str) -> str:

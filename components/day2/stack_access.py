@@ -113,9 +113,13 @@ class StackReader:
     stack: str
     _settings: dict[str, Any] | None = None
 
-    def placements(self) -> tuple[DeployedContainer, ...]:
+    def outputs(self) -> dict[str, Any]:
+        """The stack's outputs (`pulumi stack output --json`)."""
         outputs = _checked_json(self.stack, ["stack", "output", "--json"], "pulumi stack output")
-        return parse_placements(self.stack, outputs or {})
+        return dict(outputs or {})
+
+    def placements(self) -> tuple[DeployedContainer, ...]:
+        return parse_placements(self.stack, self.outputs())
 
     def settings(self) -> dict[str, Any]:
         """Plain settings by key without the namespace; secret ones map to None."""
