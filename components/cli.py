@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from components.config import load_config
 from components.day2 import commands as day2
+from components.day2.arguments import names
 from components.errors import FleetformError
 from components.plan import Plan, build_plan
 
@@ -31,20 +32,11 @@ def _parser() -> argparse.ArgumentParser:
     plan = commands.add_parser("plan", help="show which container runs where, on which platform")
     plan.add_argument("--config", default="config/deploy.yml", help="deploy file (%(default)s)")
     plan.add_argument("--destination", "-d", help="merge deploy.<destination>.yml on top")
-    plan.add_argument("--roles", type=_names, help="only these roles (comma-separated)")
-    plan.add_argument("--hosts", type=_names, help="only these hosts (comma-separated)")
+    plan.add_argument("--roles", type=names, help="only these roles (comma-separated)")
+    plan.add_argument("--hosts", type=names, help="only these hosts (comma-separated)")
     plan.add_argument("--format", choices=("table", "json"), default="table")
     day2.register(commands)
     return parser
-
-
-def _names(value: str) -> list[str]:
-    names = [name.strip() for name in value.split(",")]
-    if not all(names):
-        raise argparse.ArgumentTypeError(
-            f"expected a comma-separated list of names (got {value!r})"
-        )
-    return names
 
 
 def render_table(plan: Plan) -> str:

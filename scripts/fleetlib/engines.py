@@ -18,10 +18,8 @@ from .common import (
 )
 
 
-def root_engine_info() -> dict | None:
-    result = run(
-        [DOCKER, "-H", f"unix://{ROOT_DOCKER_SOCK}", "info", "--format", "{{json .}}"], check=False
-    )
+def _parsed_info(result: subprocess.CompletedProcess) -> dict | None:
+    """`docker info --format '{{json .}}'` output, or None when no engine answered."""
     if result.returncode != 0:
         return None
     try:
@@ -29,6 +27,13 @@ def root_engine_info() -> dict | None:
     except json.JSONDecodeError:
         return None
     return info if info.get("ServerVersion") else None
+
+
+def root_engine_info() -> dict | None:
+    result = run(
+        [DOCKER, "-H", f"unix://{ROOT_DOCKER_SOCK}", "info", "--format", "{{json .}}"], check=False
+    )
+    return _parsed_info(result)
 
 
 def ensure_root_engine(settings: Settings) -> str:
@@ -100,10 +105,4 @@ def engine_info(settings: Settings, host: str, timeout: float = 10) -> dict | No
         )
     except subprocess.TimeoutExpired:
         return None
-    if result.returncode != 0:
-        return None
-    try:
-        info = json.loads(result.stdout)
-    except json.JSONDecodeError:
-        return None
-    return info if info.get("ServerVersion") else None
+    return _parsed_info(result)
