@@ -53,14 +53,10 @@ from components.config.model import (
     SshConfig,
 )
 from components.config.proxy import PROXY_KEYS, PROXY_NOT_YET, RUN_KEYS, RUN_NOT_YET
-from components.config.sections import (
-    BOOT_KEYS,
-    BUILDER_KEYS,
-    BUILDER_NOT_YET,
-    REGISTRY_KEYS,
-    SSH_KEYS,
-    SSH_NOT_YET,
-)
+from components.config.boot import BOOT_KEYS
+from components.config.builder import BUILDER_KEYS, BUILDER_NOT_YET
+from components.config.registry import REGISTRY_KEYS
+from components.config.ssh import SSH_KEYS, SSH_NOT_YET
 from components.config.servers import ROLE_KEYS, ROLE_NOT_YET
 from components.config.values import (
     ARCH_ALIASES,

@@ -33,9 +33,10 @@ ACCESSORY_KEYS = frozenset(
     }
 )  # fmt: skip
 
-ACCESSORY_NOT_YET = frozenset(
-    {"service", "registry", "role", "tag", "tags", "files", "network", "proxy"}
-)
+ACCESSORY_NOT_YET: Mapping[str, str] = {
+    key: "not supported yet"
+    for key in ("service", "registry", "role", "tag", "tags", "files", "network", "proxy")
+}
 
 _IMAGE_REFERENCE = re.compile(
     rf"^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?{REPOSITORY_PATH}"

@@ -21,7 +21,7 @@ from components.errors import DeployConfigError
 
 
 ENV_KEYS = frozenset({"clear", "secret"})
-ENV_NOT_YET = frozenset({"tags"})
+ENV_NOT_YET: Mapping[str, str] = {"tags": "host tags are not planned yet"}
 # Labels fleetform sets itself on every container (see components.plan).
 RESERVED_LABELS = frozenset({"service", "role", "accessory", "destination"})
 # Options fleetform derives from the plan; letting the file set them would contradict the plan.
@@ -47,7 +47,7 @@ def read_labels(value: object, path: str) -> Pairs:
 
 def read_env(value: object, path: str) -> EnvConfig:
     section = Section(value, path, path)
-    if not (set(section.values) & (ENV_KEYS | ENV_NOT_YET)):
+    if not (set(section.values) & (ENV_KEYS | ENV_NOT_YET.keys())):
         return EnvConfig(clear=name_value_pairs(value, path, key_pattern=ENV_NAME, rule=ENV_RULE))
     section.check_keys(ENV_KEYS, ENV_NOT_YET)
     clear: Pairs = ()

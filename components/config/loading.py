@@ -10,14 +10,11 @@ from components.config.accessories import read_accessories
 from components.config.container_settings import read_env, read_labels, read_logging
 from components.config.model import DeployConfig, EnvConfig
 from components.config.proxy import read_top_proxy
-from components.config.sections import (
-    read_aliases,
-    read_app_image,
-    read_boot,
-    read_builder,
-    read_registry,
-    read_ssh,
-)
+from components.config.aliases import read_aliases
+from components.config.boot import read_boot
+from components.config.builder import read_app_image, read_builder
+from components.config.registry import read_registry
+from components.config.ssh import read_ssh
 from components.config.servers import read_servers
 from components.config.values import (
     NAME_PATTERN,
@@ -48,12 +45,19 @@ TOP_LEVEL_KEYS = frozenset(
     }
 )  # fmt: skip
 
-TOP_LEVEL_NOT_YET = frozenset(
-    {
-        "asset_path", "hooks_path", "hooks_output", "secrets_path",
-        "error_pages_path", "allow_empty_roles", "run_directory", "sshkit", "output",
-    }
-)  # fmt: skip
+TOP_LEVEL_NOT_YET: Mapping[str, str] = {
+    "asset_path": "asset bridging (old and new assets merged into one volume) is not built",
+    "hooks_path": "hooks are not run yet",
+    "hooks_output": "hooks are not run yet",
+    "secrets_path": "secrets live in the Pulumi stack; `secrets import FILE` reads any path",
+    "error_pages_path": "custom kamal-proxy error pages are not uploaded yet",
+    "allow_empty_roles": "roles without hosts are not planned yet",
+    "run_directory": "fleetform keeps its host files under ~/.fleetform/<stack>, one per stack",
+    "sshkit": "fleetform does not use SSHKit: each remote command is one pulumi-command session",
+    "output": "output loggers (OTel, file) are not built; `pulumi up --json` and the engine's "
+    "event log carry the deploy's output",
+    "rollout": "traffic-split rollouts are not built",
+}
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:

@@ -37,9 +37,13 @@ PROXY_KEYS = frozenset(
         "forward_headers", "logging", "run",
     }
 )  # fmt: skip
-PROXY_NOT_YET = frozenset(
-    {"certificate_pem", "private_key_pem", "ssl_redirect", "path_prefix", "strip_path_prefix"}
-)
+PROXY_NOT_YET: Mapping[str, str] = {
+    "certificate_pem": "custom certificates are not uploaded to kamal-proxy yet",
+    "private_key_pem": "custom certificates are not uploaded to kamal-proxy yet",
+    "ssl_redirect": "not passed to kamal-proxy yet",
+    "path_prefix": "not passed to kamal-proxy yet",
+    "strip_path_prefix": "not passed to kamal-proxy yet",
+}
 HEALTHCHECK_KEYS = frozenset({"path", "interval", "timeout"})
 BUFFERING_KEYS = frozenset(
     {"requests", "responses", "max_request_body", "max_response_body", "memory"}
@@ -51,7 +55,7 @@ RUN_KEYS = frozenset(
         "version", "debug", "log_max_size", "metrics_port",
     }
 )  # fmt: skip
-RUN_NOT_YET = frozenset({"http3"})
+RUN_NOT_YET: Mapping[str, str] = {"http3": "the proxy publishes no UDP port for HTTP/3 yet"}
 
 _HOST_NAME = re.compile(
     r"^(?:\*\.)?[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$"

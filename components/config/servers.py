@@ -27,7 +27,9 @@ from components.errors import DeployConfigError
 
 
 ROLE_KEYS = frozenset({"hosts", "arch", "cmd", "env", "options", "labels", "proxy", "logging"})
-ROLE_NOT_YET = frozenset({"asset_path"})
+ROLE_NOT_YET: Mapping[str, str] = {
+    "asset_path": "asset bridging (old and new assets merged into one volume) is not built",
+}
 
 
 def read_servers(

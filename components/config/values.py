@@ -83,13 +83,16 @@ class Section:
         self.path = path
         self.where = where
 
-    def check_keys(self, supported: frozenset[str], not_yet: frozenset[str] = frozenset()) -> None:
+    def check_keys(
+        self, supported: frozenset[str], rejected: Mapping[str, str] | None = None
+    ) -> None:
+        """Refuses every key that is not `supported`; a `rejected` key's error says why."""
         for key, value in self.values.items():
             if key in supported or key.startswith("x-"):
                 continue
-            if key in not_yet:
+            if rejected and key in rejected:
                 raise DeployConfigError(
-                    f"{child_path(self.path, key)}: not supported yet by fleetform "
+                    f"{child_path(self.path, key)}: not supported by fleetform: {rejected[key]} "
                     f"(got {describe(value)})"
                 )
             if key in KAMAL_1_KEYS:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Collection, Mapping, Sequence
 
-from components.config.sections import read_aliases
+from components.config.aliases import read_aliases
 from components.errors import FleetformError
 
 

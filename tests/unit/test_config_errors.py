@@ -45,14 +45,20 @@ def test_unknown_top_level_key() -> None:
 @pytest.mark.parametrize("key", sorted(TOP_LEVEL_NOT_YET))
 def test_kamal_top_level_keys_not_supported_yet(key: str) -> None:
     fragment: dict[str, Any] = {key: {"host": "app.example.com"}}
-    assert_config_error(f"{key}: not supported yet by fleetform (got a mapping)", **fragment)
+    assert_config_error(
+        f"{key}: not supported by fleetform: {TOP_LEVEL_NOT_YET[key]} (got a mapping)", **fragment
+    )
 
 
 def test_not_supported_message_describes_scalars() -> None:
     assert_config_error(
-        "allow_empty_roles: not supported yet by fleetform (got true)", allow_empty_roles=True
+        f"allow_empty_roles: not supported by fleetform: {TOP_LEVEL_NOT_YET['allow_empty_roles']} (got true)",
+        allow_empty_roles=True,
     )
-    assert_config_error("run_directory: not supported yet by fleetform (got 4)", run_directory=4)
+    assert_config_error(
+        f"run_directory: not supported by fleetform: {TOP_LEVEL_NOT_YET['run_directory']} (got 4)",
+        run_directory=4,
+    )
 
 
 def test_require_destination_refuses_a_deploy_without_one() -> None:
@@ -189,7 +195,8 @@ def test_builder_arch(arch: object, message: str) -> None:
 @pytest.mark.parametrize("key", sorted(BUILDER_NOT_YET))
 def test_builder_keys_not_supported_yet(key: str) -> None:
     assert_config_error(
-        f"builder/{key}: not supported yet by fleetform (got 'x')", builder={key: "x"}
+        f"builder/{key}: not supported by fleetform: {BUILDER_NOT_YET[key]} (got 'x')",
+        builder={key: "x"},
     )
 
 
@@ -241,7 +248,7 @@ def test_role_shape() -> None:
 @pytest.mark.parametrize("key", sorted(ROLE_NOT_YET))
 def test_role_keys_not_supported_yet(key: str) -> None:
     assert_config_error(
-        f"servers/web/{key}: not supported yet by fleetform (got a mapping)",
+        f"servers/web/{key}: not supported by fleetform: {ROLE_NOT_YET[key]} (got a mapping)",
         servers=web(**{key: {"a": 1}}),
     )
 
@@ -374,7 +381,10 @@ def test_primary_role() -> None:
             "(got 'DB:MAIN:X')",
         ),
         ({"secret": ["DB", "DB:MAIN_DB"]}, "env/secret/1: duplicate secret (got 'DB:MAIN_DB')"),
-        ({"tags": {"db": {"A": "1"}}}, "env/tags: not supported yet by fleetform (got a mapping)"),
+        (
+            {"tags": {"db": {"A": "1"}}},
+            "env/tags: not supported by fleetform: host tags are not planned yet (got a mapping)",
+        ),
         ({"clear": {}, "extra": 1}, "env: unknown key 'extra'"),
         ({"clear": {"A": "1"}, "secret": ["A"]}, "env: A is both a clear and a secret variable"),
         (["A=1"], "env: must be a mapping (got a list)"),
@@ -444,7 +454,7 @@ def test_accessory_unknown_key() -> None:
 @pytest.mark.parametrize("key", sorted(ACCESSORY_NOT_YET))
 def test_accessory_keys_not_supported_yet(key: str) -> None:
     assert_config_error(
-        f"accessories/redis/{key}: not supported yet by fleetform (got a list)",
+        f"accessories/redis/{key}: not supported by fleetform: {ACCESSORY_NOT_YET[key]} (got a list)",
         accessories=redis(**{key: ["x"]}),
     )
 
@@ -599,7 +609,9 @@ def test_accessory_env_cmd_and_labels() -> None:
 
 @pytest.mark.parametrize("key", sorted(SSH_NOT_YET))
 def test_ssh_keys_not_supported_yet(key: str) -> None:
-    assert_config_error(f"ssh/{key}: not supported yet by fleetform (got 'x')", ssh={key: "x"})
+    assert_config_error(
+        f"ssh/{key}: not supported by fleetform: {SSH_NOT_YET[key]} (got 'x')", ssh={key: "x"}
+    )
 
 
 @pytest.mark.parametrize(

@@ -184,9 +184,11 @@ def test_proxy_errors(fragment: dict[str, Any], message: str) -> None:
 
 @pytest.mark.parametrize("key", sorted(PROXY_NOT_YET))
 def test_kamal_proxy_keys_not_supported_yet(key: str) -> None:
-    assert_config_error(f"proxy/{key}: not supported yet by fleetform (got 'x')", proxy={key: "x"})
     assert_config_error(
-        f"servers/web/proxy/{key}: not supported yet by fleetform (got 'x')",
+        f"proxy/{key}: not supported by fleetform: {PROXY_NOT_YET[key]} (got 'x')", proxy={key: "x"}
+    )
+    assert_config_error(
+        f"servers/web/proxy/{key}: not supported by fleetform: {PROXY_NOT_YET[key]} (got 'x')",
         **web(proxy={key: "x"}),
     )
 
@@ -194,7 +196,8 @@ def test_kamal_proxy_keys_not_supported_yet(key: str) -> None:
 @pytest.mark.parametrize("key", sorted(RUN_NOT_YET))
 def test_kamal_proxy_run_keys_not_supported_yet(key: str) -> None:
     assert_config_error(
-        f"proxy/run/{key}: not supported yet by fleetform (got true)", proxy={"run": {key: True}}
+        f"proxy/run/{key}: not supported by fleetform: {RUN_NOT_YET[key]} (got true)",
+        proxy={"run": {key: True}},
     )
 
 
