@@ -23,6 +23,7 @@ from components.config.container_settings import (
     ENV_KEYS,
     ENV_NOT_YET,
     RESERVED_LABELS,
+    LOGGING_KEYS as CONTAINER_LOGGING_KEYS,
     RESERVED_OPTIONS,
 )
 from components.config.loading import (
@@ -52,7 +53,15 @@ from components.config.model import (
     RoleConfig,
     SshConfig,
 )
-from components.config.proxy import PROXY_KEYS, PROXY_NOT_YET, RUN_KEYS, RUN_NOT_YET
+from components.config.proxy import (
+    BUFFERING_KEYS,
+    HEALTHCHECK_KEYS,
+    PROXY_KEYS,
+    PROXY_NOT_YET,
+    RUN_KEYS,
+    RUN_NOT_YET,
+)
+from components.config.proxy import LOGGING_KEYS as PROXY_LOGGING_KEYS
 from components.config.boot import BOOT_KEYS
 from components.config.builder import BUILDER_KEYS, BUILDER_NOT_YET
 from components.config.registry import REGISTRY_KEYS
@@ -81,6 +90,10 @@ __all__ = [
     "BUILDER_KEYS",
     "BUILDER_NOT_YET",
     "ENV_KEYS",
+    "CONTAINER_LOGGING_KEYS",
+    "PROXY_LOGGING_KEYS",
+    "HEALTHCHECK_KEYS",
+    "BUFFERING_KEYS",
     "ENV_NOT_YET",
     "KAMAL_1_KEYS",
     "KAMAL_DEPLOY_TIMEOUT",
