@@ -13,7 +13,7 @@ demo: bootstrap fleet
 
 ## make test: set everything up and run the whole test suite (unit, components, fleet, e2e) and lint
 test: bootstrap fleet lint
-	$(ENV) $(PYTHON) -m pytest -p no:cacheprovider -ra tests
+	$(ENV) scripts/test
 
 bootstrap:
 	scripts/bootstrap

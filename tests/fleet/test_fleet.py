@@ -7,6 +7,7 @@ import http.client
 import ipaddress
 import json
 import os
+import re
 import stat
 import subprocess
 import time
@@ -373,6 +374,18 @@ SMALL = (
 )
 
 
+def _mentions(route: str, subnet: str) -> bool:
+    """Whether a route line names an address or network inside `subnet`.
+
+    Compared as networks, not text: 10.203.2.0/24 must not match another fleet's 10.203.203.0/24.
+    """
+    network = ipaddress.ip_network(subnet)
+    for token in re.findall(r"\b\d+\.\d+\.\d+\.\d+(?:/\d+)?\b", route):
+        if ipaddress.ip_network(token, strict=False).overlaps(network):
+            return True
+    return False
+
+
 def _leftovers(name: str, fleet_dir: Path, subnet: str) -> list[str]:
     found = []
     netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
@@ -382,7 +395,7 @@ def _leftovers(name: str, fleet_dir: Path, subnet: str) -> list[str]:
     routes = subprocess.run(
         ["ip", "-4", "route", "show", "table", "all"], capture_output=True, text=True
     ).stdout
-    found += [f"route {line}" for line in routes.splitlines() if subnet.rsplit(".", 1)[0] in line]
+    found += [f"route {line}" for line in routes.splitlines() if _mentions(line, subnet)]
     mounts = Path("/proc/self/mountinfo").read_text()
     found += [f"mount {line[:120]}" for line in mounts.splitlines() if str(fleet_dir) in line]
     for hierarchy in Path("/sys/fs/cgroup").iterdir():
