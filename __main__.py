@@ -14,6 +14,7 @@ from components.config.model import secret_source
 from components.docker_host import DockerHost, DockerHostArgs, RegistryLogin
 from components.errors import DeployConfigError, PlanError
 from components.host_key_check import PinnedHost, check_host_keys
+from components.interrupt import end_quietly_on_interrupt
 from components.outputs import host_summary, placement_table
 from components.plan import build_plan
 from components.promotion import check_digests_cover_plan, check_no_floating_images
@@ -173,6 +174,7 @@ def main() -> None:
     )
 
 
+end_quietly_on_interrupt()
 try:
     main()
 except (DeployConfigError, PlanError) as error:

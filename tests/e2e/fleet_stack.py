@@ -72,9 +72,12 @@ class OpsStack:
         return self.stack.up(color="never", on_output=lambda _line: None)
 
     def failing_up(self) -> str:
+        """The failed update's output; a failure is the resources' errors, never a traceback."""
         with pytest.raises(auto.CommandError) as failure:
             self.up()
-        return str(failure.value)
+        message = str(failure.value)
+        assert "Traceback" not in message, message
+        return message
 
     def drop(self) -> None:
         try:
