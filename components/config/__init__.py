@@ -54,7 +54,7 @@ from components.config.model import (
 )
 from components.config.proxy import PROXY_KEYS, PROXY_NOT_YET, RUN_KEYS, RUN_NOT_YET
 from components.config.boot import BOOT_KEYS
-from components.config.builder import BUILDER_KEYS, BUILDER_NOT_YET
+from components.config.builder import BUILDER_KEYS, BUILDER_NOT_YET, BUILDER_VALUES_NOT_YET
 from components.config.registry import REGISTRY_KEYS
 from components.config.ssh import SSH_KEYS, SSH_NOT_YET
 from components.config.servers import ROLE_KEYS, ROLE_NOT_YET
@@ -80,6 +80,7 @@ __all__ = [
     "BOOT_KEYS",
     "BUILDER_KEYS",
     "BUILDER_NOT_YET",
+    "BUILDER_VALUES_NOT_YET",
     "ENV_KEYS",
     "ENV_NOT_YET",
     "KAMAL_1_KEYS",
