@@ -95,6 +95,15 @@ def main() -> None:
                 dockerfile=plan.builder.dockerfile,
                 build_args=dict(plan.builder.args),
                 registry=registry,
+                target=plan.builder.target,
+                secrets={name: config.require_secret(name) for name in plan.builder.secrets},
+                cache=plan.builder.cache,
+                cache_repository=plan.builder.cache.repository(
+                    plan.image, plan.registry.server if plan.registry else None
+                )
+                if plan.builder.cache
+                else None,
+                ssh=plan.builder.ssh,
             ),
         ).digests
     # One host's proxy at a time: an image upgrade never takes every host's port 80 down at once.

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_docker_build as docker_build
 
+from components.config.model import BuildCacheConfig, SshForward
 from components.docker_host import RegistryLogin
 
 
@@ -22,6 +23,14 @@ class AppImageArgs:
     dockerfile: str
     build_args: Mapping[str, str] = field(default_factory=dict)
     registry: RegistryLogin | None = None
+    target: str | None = None
+    """The Dockerfile stage to build; None builds the last one."""
+    secrets: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
+    """Build secret id to its value, a Pulumi secret (`RUN --mount=type=secret,id=NAME`)."""
+    cache: BuildCacheConfig | None = None
+    cache_repository: str | None = None
+    """Where `cache` is kept, e.g. `10.203.0.1:5000/fleetform/hello-build-cache`."""
+    ssh: Sequence[SshForward] = ()
 
 
 def _builder() -> docker_build.BuilderConfigArgs | None:
@@ -34,6 +43,30 @@ def _builder() -> docker_build.BuilderConfigArgs | None:
     """
     name = os.environ.get("FLEETFORM_BUILDX_BUILDER")
     return docker_build.BuilderConfigArgs(name=name) if name else None
+
+
+def _cache(
+    cache: BuildCacheConfig | None, repository: str | None, arch: str
+) -> tuple[list[docker_build.CacheFromArgs] | None, list[docker_build.CacheToArgs] | None]:
+    """Kamal's registry cache, one tag per arch: each arch is its own build here, and builds
+    sharing one cache ref would overwrite each other's cache on every deploy."""
+    if cache is None or repository is None:
+        return None, None
+    ref = f"{repository}:{arch}"
+    cache_to = docker_build.CacheToRegistryArgs(
+        ref=ref,
+        mode=docker_build.CacheMode(cache.mode) if cache.mode else None,
+        image_manifest=cache.image_manifest,
+        oci_media_types=cache.oci_media_types,
+        compression=docker_build.CompressionType(cache.compression) if cache.compression else None,
+        compression_level=cache.compression_level,
+        force_compression=cache.force_compression,
+        ignore_error=cache.ignore_error,
+    )
+    return (
+        [docker_build.CacheFromArgs(registry=docker_build.CacheFromRegistryArgs(ref=ref))],
+        [docker_build.CacheToArgs(registry=cache_to)],
+    )
 
 
 class AppImage(pulumi.ComponentResource):
@@ -58,6 +91,7 @@ class AppImage(pulumi.ComponentResource):
         images: dict[str, docker_build.Image] = {}
         for platform in args.platforms:
             arch = platform.split("/", 1)[1]
+            cache_from, cache_to = _cache(args.cache, args.cache_repository, arch)
             # One build per platform, each pushed as a plain single-arch manifest: its digest
             # is exactly what a host of that arch pulls, so no host can resolve another arch.
             images[platform] = docker_build.Image(
@@ -70,6 +104,17 @@ class AppImage(pulumi.ComponentResource):
                 push=True,
                 registries=registries or None,
                 builder=_builder(),
+                target=args.target,
+                # Values reach BuildKit through the provider's session, never argv or layers;
+                # the provider keeps the input secret in state.
+                secrets=dict(args.secrets) or None,
+                cache_from=cache_from,
+                cache_to=cache_to,
+                ssh=[
+                    docker_build.SSHArgs(id=forward.id, paths=list(forward.paths) or None)
+                    for forward in args.ssh
+                ]
+                or None,
                 opts=pulumi.ResourceOptions(parent=self),
             )
         self.digests = (

@@ -63,7 +63,7 @@ from components.config.proxy import (
 )
 from components.config.proxy import LOGGING_KEYS as PROXY_LOGGING_KEYS
 from components.config.boot import BOOT_KEYS
-from components.config.builder import BUILDER_KEYS, BUILDER_NOT_YET
+from components.config.builder import BUILDER_KEYS, BUILDER_NOT_YET, BUILDER_VALUES_NOT_YET
 from components.config.registry import REGISTRY_KEYS
 from components.config.ssh import SSH_KEYS, SSH_NOT_YET
 from components.config.servers import ROLE_KEYS, ROLE_NOT_YET
@@ -89,6 +89,7 @@ __all__ = [
     "BOOT_KEYS",
     "BUILDER_KEYS",
     "BUILDER_NOT_YET",
+    "BUILDER_VALUES_NOT_YET",
     "ENV_KEYS",
     "CONTAINER_LOGGING_KEYS",
     "PROXY_LOGGING_KEYS",

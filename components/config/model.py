@@ -51,6 +51,34 @@ class RegistryConfig:
 
 
 @dataclass(frozen=True)
+class BuildCacheConfig:
+    """`builder.cache` of type registry: BuildKit's cache kept as an image in the app registry."""
+
+    image: str | None = None
+    """Repository of the cache image; None is Kamal's `<image>-build-cache`."""
+    mode: Literal["min", "max"] | None = None
+    image_manifest: bool | None = None
+    oci_media_types: bool | None = None
+    compression: Literal["gzip", "estargz", "zstd"] | None = None
+    compression_level: int | None = None
+    force_compression: bool | None = None
+    ignore_error: bool | None = None
+
+    def repository(self, app_image: str, registry_server: str | None) -> str:
+        """Kamal's cache ref: `<registry server>/<cache image>`, without a tag."""
+        image = self.image or f"{app_image}-build-cache"
+        return f"{registry_server}/{image}" if registry_server else image
+
+
+@dataclass(frozen=True)
+class SshForward:
+    """One `--ssh` entry: an id, and the agent sockets or keys behind it (empty: SSH_AUTH_SOCK)."""
+
+    id: str
+    paths: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class BuilderConfig:
     """How the app image is built: for which arches, from which Dockerfile and context."""
 
@@ -59,6 +87,13 @@ class BuilderConfig:
     dockerfile: str = "Dockerfile"
     context: str = "."
     args: Pairs = ()
+    target: str | None = None
+    """The Dockerfile stage to build (`--target`); None builds the last stage."""
+    secrets: tuple[str, ...] = ()
+    """Names of stack secrets passed to the build as build secrets of the same id."""
+    cache: BuildCacheConfig | None = None
+    ssh: tuple[SshForward, ...] = ()
+    """SSH agent sockets or keys exposed to `RUN --mount=type=ssh` steps."""
 
     @property
     def single_arch(self) -> Arch | None:
