@@ -12,9 +12,12 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from components import config
+from components.config import builder
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-_ROW = re.compile(r"^\| `(?P<key>[^`]+)` \| (?P<status>supported|rejected|Kamal 1)\b(?P<rest>.*)\|$")
+_ROW = re.compile(
+    r"^\| `(?P<key>[^`]+)` \| (?P<status>supported|rejected|Kamal 1)\b(?P<rest>.*)\|$"
+)
 
 # (path prefix in the table, keys read there, keys refused there by name with a reason)
 SECTIONS: tuple[tuple[str, frozenset[str], Mapping[str, str]], ...] = (
@@ -22,6 +25,7 @@ SECTIONS: tuple[tuple[str, frozenset[str], Mapping[str, str]], ...] = (
     ("servers/ROLE/", config.ROLE_KEYS, config.ROLE_NOT_YET),
     ("accessories/NAME/", config.ACCESSORY_KEYS, config.ACCESSORY_NOT_YET),
     ("builder/", config.BUILDER_KEYS, config.BUILDER_NOT_YET),
+    ("builder/cache/", builder.CACHE_KEYS, {}),
     ("registry/", config.REGISTRY_KEYS, {}),
     ("ssh/", config.SSH_KEYS, config.SSH_NOT_YET),
     ("boot/", config.BOOT_KEYS, {}),
