@@ -23,7 +23,7 @@ from components.errors import DeployConfigError
 ENV_KEYS = frozenset({"clear", "secret"})
 ENV_NOT_YET: Mapping[str, str] = {}
 ENV_TAGS = "tags"
-"""Kamal allows `tags` only in the top-level env: a role's or accessory's env has no hosts to tag."""
+"""Kamal allows `tags` only in the top-level env: a tag's env applies to its hosts in every role."""
 # Labels fleetform sets itself on every container (see components.plan).
 RESERVED_LABELS = frozenset({"service", "role", "accessory", "destination"})
 # Options fleetform derives from the plan; letting the file set them would contradict the plan.

@@ -258,6 +258,7 @@ def tagged_host_list(
     seen: set[str] = set()
     for index, item in enumerate(value):
         item_path = child_path(path, index)
+        entry: object = item
         tags: tuple[str, ...] = ()
         if isinstance(item, Mapping):
             if len(item) != 1:
@@ -265,9 +266,9 @@ def tagged_host_list(
                     f"{item_path}: must be one HOST: TAG or HOST: [TAGS] entry "
                     f"(got {len(item)} entries)"
                 )
-            ((item, raw_tags),) = item.items()
-            tags = _host_tags(raw_tags, child_path(item_path, str(item)))
-        host = host_name(item, item_path)
+            ((entry, raw_tags),) = item.items()
+            tags = _host_tags(raw_tags, child_path(item_path, str(entry)))
+        host = host_name(entry, item_path)
         if host in seen:
             raise DeployConfigError(f"{item_path}: duplicate host (got {describe(host)})")
         seen.add(host)

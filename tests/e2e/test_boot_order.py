@@ -104,6 +104,7 @@ def test_other_roles_boot_after_the_primary_roles_first_batch_is_ready(boot: Ops
     web, h2, h3 = container("h1"), container("h2"), container("h3")
     # The primary's container is ready only after READINESS_DELAY seconds of running; jobs may
     # start only then. Without the barrier both roles start within a second or two.
+    print(f"\nbarrier: jobs start {gap(web, h2):.1f}s and {gap(web, h3):.1f}s after web")
     for jobs in (h2, h3):
         assert gap(web, jobs) >= READINESS_DELAY - 1, (web, jobs)
 
@@ -166,5 +167,6 @@ def test_parallel_roles_boot_without_waiting_for_the_primary(boot: OpsStack) -> 
     web, h2, h3 = container("h1"), container("h2"), container("h3")
     assert env_of("h1")["GREETING"] == "two"
     # With the barrier these gaps are >= READINESS_DELAY - 1 (the first test proves it).
+    print(f"\nparallel_roles: jobs start {gap(web, h2):.1f}s and {gap(web, h3):.1f}s after web")
     for jobs in (h2, h3):
         assert abs(gap(web, jobs)) < READINESS_DELAY / 2, (web, jobs)
