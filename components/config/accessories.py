@@ -143,6 +143,12 @@ def _accessory_roles(
             )
         names.append(name)
         hosts.update(dict.fromkeys(role.hosts))
+    if not hosts:
+        # Only allow_empty_roles lets a role have no hosts; an accessory would silently vanish.
+        raise DeployConfigError(
+            f"{path}: these roles have no hosts, so the accessory would run nowhere; "
+            f"give it host or hosts (got {', '.join(names)})"
+        )
     return tuple(names), tuple(hosts)
 
 

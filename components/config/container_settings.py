@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from components.config.model import EnvConfig, Logging, Options, Pairs, secret_source
+from components.config.model import EnvConfig, EnvTags, Logging, Options, Pairs, secret_source
 from components.config.values import (
     ENV_NAME,
     ENV_RULE,
@@ -21,7 +21,9 @@ from components.errors import DeployConfigError
 
 
 ENV_KEYS = frozenset({"clear", "secret"})
-ENV_NOT_YET: Mapping[str, str] = {"tags": "host tags are not planned yet"}
+ENV_NOT_YET: Mapping[str, str] = {}
+ENV_TAGS = "tags"
+"""Kamal allows `tags` only in the top-level env: a tag's env applies to its hosts in every role."""
 # Labels fleetform sets itself on every container (see components.plan).
 RESERVED_LABELS = frozenset({"service", "role", "accessory", "destination"})
 # Options fleetform derives from the plan; letting the file set them would contradict the plan.
@@ -45,11 +47,17 @@ def read_labels(value: object, path: str) -> Pairs:
     return labels
 
 
-def read_env(value: object, path: str) -> EnvConfig:
+def read_env(value: object, path: str, *, tags_allowed: bool = False) -> EnvConfig:
+    """Kamal's env, simple (`NAME: value`) or `clear`/`secret`; `tags` is read by read_env_tags."""
     section = Section(value, path, path)
-    if not (set(section.values) & (ENV_KEYS | ENV_NOT_YET.keys())):
+    if not (set(section.values) & (ENV_KEYS | {ENV_TAGS})):
         return EnvConfig(clear=name_value_pairs(value, path, key_pattern=ENV_NAME, rule=ENV_RULE))
-    section.check_keys(ENV_KEYS, ENV_NOT_YET)
+    if section.has(ENV_TAGS) and not tags_allowed:
+        raise DeployConfigError(
+            f"{section.child(ENV_TAGS)}: only allowed in the top-level env, as in Kamal "
+            f"(got {describe(section.get(ENV_TAGS))})"
+        )
+    section.check_keys(ENV_KEYS | {ENV_TAGS} if tags_allowed else ENV_KEYS, ENV_NOT_YET)
     clear: Pairs = ()
     if section.has("clear"):
         clear_path = section.child("clear")
@@ -72,6 +80,15 @@ def read_env(value: object, path: str) -> EnvConfig:
                 raise DeployConfigError(f"{item_path}: duplicate secret (got {describe(name)})")
             secret.append(name)
     return checked_env(EnvConfig(clear=clear, secret=tuple(secret)), path)
+
+
+def read_env_tags(value: object, path: str) -> EnvTags:
+    """`env.tags`: each tag's env, in file order (the env itself is read by read_env)."""
+    if not isinstance(value, Mapping) or ENV_TAGS not in value:
+        return ()
+    tags_path = child_path(path, ENV_TAGS)
+    section = Section(value[ENV_TAGS], tags_path, tags_path)
+    return tuple((tag, read_env(item, section.child(tag))) for tag, item in section.items())
 
 
 def checked_env(env: EnvConfig, path: str) -> EnvConfig:

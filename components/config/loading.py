@@ -7,7 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from components.config.accessories import read_accessories
-from components.config.container_settings import read_env, read_labels, read_logging
+from components.config.container_settings import (
+    read_env,
+    read_env_tags,
+    read_labels,
+    read_logging,
+)
 from components.config.model import DeployConfig, EnvConfig
 from components.config.proxy import read_top_proxy
 from components.config.aliases import read_aliases
@@ -41,7 +46,7 @@ TOP_LEVEL_KEYS = frozenset(
         "service", "image", "servers", "primary_role", "builder", "registry", "env",
         "accessories", "ssh", "boot", "volumes", "labels", "retain_containers", "proxy",
         "deploy_timeout", "drain_timeout", "readiness_delay", "aliases",
-        "require_destination", "minimum_version", "logging",
+        "require_destination", "minimum_version", "logging", "allow_empty_roles",
     }
 )  # fmt: skip
 
@@ -51,7 +56,6 @@ TOP_LEVEL_NOT_YET: Mapping[str, str] = {
     "hooks_output": "hooks are not run yet",
     "secrets_path": "secrets live in the Pulumi stack; `secrets import FILE` reads any path",
     "error_pages_path": "custom kamal-proxy error pages are not uploaded yet",
-    "allow_empty_roles": "roles without hosts are not planned yet",
     "run_directory": "fleetform keeps its host files under ~/.fleetform/<stack>, one per stack",
     "sshkit": "fleetform does not use SSHKit: each remote command is one pulumi-command session",
     "output": "output loggers (OTel, file) are not built; `pulumi up --json` and the engine's "
@@ -140,7 +144,17 @@ def parse_config(
     service = checked_name(string_value(section.require("service"), "service"), "service")
     image = read_app_image(section.require("image"))
     builder = read_builder(section.get("builder"))
-    env = read_env(section.get("env"), "env") if section.has("env") else EnvConfig()
+    env = EnvConfig()
+    if section.has("env"):
+        env = read_env(section.get("env"), "env", tags_allowed=True)
+    env_tags = read_env_tags(section.get("env"), "env")
+    allow_empty_roles = (
+        section.get("allow_empty_roles") if section.has("allow_empty_roles") else False
+    )
+    if not isinstance(allow_empty_roles, bool):
+        raise DeployConfigError(
+            f"allow_empty_roles: must be true or false (got {describe(allow_empty_roles)})"
+        )
     labels = read_labels(section.get("labels"), "labels") if section.has("labels") else ()
     primary_role = "web"
     if section.has("primary_role"):
@@ -154,6 +168,8 @@ def parse_config(
         proxy=route,
         primary_role=primary_role,
         logging=read_logging(section.get("logging"), "logging") if section.has("logging") else None,
+        env_tags=env_tags,
+        allow_empty_roles=allow_empty_roles,
     )
     role_names = [role.name for role in roles]
     if primary_role not in role_names:
@@ -199,4 +215,6 @@ def parse_config(
         drain_timeout=timeouts["drain_timeout"],
         readiness_delay=timeouts["readiness_delay"],
         aliases=tuple(read_aliases(section.get("aliases")).items()),
+        env_tags=env_tags,
+        allow_empty_roles=allow_empty_roles,
     )

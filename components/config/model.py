@@ -33,6 +33,23 @@ class EnvConfig:
         return EnvConfig(clear=tuple(clear.items()), secret=tuple(secret.values()))
 
 
+EnvTags = tuple[tuple[str, EnvConfig], ...]
+"""Kamal's `env.tags`: (tag, its env) in file order."""
+HostTags = tuple[tuple[str, tuple[str, ...]], ...]
+"""(host, its tags in file order) for the hosts of a role written as `- HOST: TAG` or `[TAGS]`."""
+
+
+def tagged_env(base: EnvConfig, tags: tuple[str, ...], env_tags: EnvTags) -> EnvConfig:
+    """Kamal's per-host env: `base` (global merged with role), then each tag's env in the host's
+    tag order; a tag without an `env.tags` entry adds nothing, as in Kamal."""
+    by_tag = dict(env_tags)
+    env = base
+    for tag in tags:
+        if tag in by_tag:
+            env = by_tag[tag].merged_over(env)
+    return env
+
+
 def secret_source(entry: str) -> tuple[str, str]:
     """(variable, secret) of an `env.secret` entry: `NAME` is (NAME, NAME)."""
     variable, _, secret = entry.partition(":")
@@ -228,6 +245,11 @@ class RoleConfig:
     """Normalised `docker -p` specs, taken from the role's `options.publish`."""
     proxy: ProxyConfig | None = None
     """The role's route through kamal-proxy, or None when the role is not proxied."""
+    host_tags: HostTags = ()
+    """Tags of the hosts that carry any (`servers` entries written `- HOST: TAG`)."""
+
+    def tags_of(self, host: str) -> tuple[str, ...]:
+        return dict(self.host_tags).get(host, ())
 
 
 @dataclass(frozen=True)
@@ -287,6 +309,14 @@ class DeployConfig:
     aliases: Pairs = ()
     """Kamal's `aliases`: (name, command line) in file order, for `python -m components NAME`."""
     """The destination whose file was merged in by load_config, if any."""
+    env_tags: EnvTags = ()
+    """Kamal's `env.tags`: extra env for the app containers on hosts carrying each tag."""
+    allow_empty_roles: bool = False
+    """Kamal's `allow_empty_roles`: roles without hosts are planned as nothing, not refused."""
+
+    def env_for(self, role: RoleConfig, host: str) -> EnvConfig:
+        """The env of `role`'s container on `host`: the role's env, then its host's tags."""
+        return tagged_env(role.env, role.tags_of(host), self.env_tags)
 
     @property
     def app_repository(self) -> str:

@@ -13,15 +13,26 @@ from components.config.container_settings import (
     read_logging,
     read_options,
 )
-from components.config.model import BuilderConfig, EnvConfig, Logging, Options, Pairs, RoleConfig
+from components.config.model import (
+    BuilderConfig,
+    EnvConfig,
+    EnvTags,
+    HostTags,
+    Logging,
+    Options,
+    Pairs,
+    RoleConfig,
+    tagged_env,
+)
 from components.config.proxy import role_proxy
 from components.config.values import (
     Section,
     checked_name,
+    child_path,
     describe,
-    host_list,
     normalise_arch,
     shell_words,
+    tagged_host_list,
 )
 from components.errors import DeployConfigError
 
@@ -41,12 +52,17 @@ def read_servers(
     proxy: Mapping[str, Any] | None = None,
     primary_role: str = "web",
     logging: Logging | None = None,
+    env_tags: EnvTags = (),
+    allow_empty_roles: bool = False,
 ) -> tuple[RoleConfig, ...]:
     """The roles; `proxy` is the top-level route section every proxied role starts from."""
     top = proxy or {}
     if isinstance(value, list):
         # Kamal's short form: a plain list of hosts is the `web` role.
-        hosts = host_list(value, "servers")
+        hosts, host_tags = _role_hosts(
+            value, "servers", primary=primary_role == "web", allow_empty=allow_empty_roles
+        )
+        _check_tagged_env(env, hosts, host_tags, env_tags, "servers")
         route = role_proxy(
             None, "servers/web/proxy", top=top, primary=primary_role == "web", publishes=False
         )
@@ -59,6 +75,7 @@ def read_servers(
                 labels=labels,
                 options=logging_options(logging or Logging()),
                 proxy=route,
+                host_tags=host_tags,
             ),
         )
     if not isinstance(value, Mapping):
@@ -76,6 +93,8 @@ def read_servers(
             top=top,
             primary=name == primary_role,
             logging=logging or Logging(),
+            env_tags=env_tags,
+            allow_empty=allow_empty_roles,
         )
         for name, role in section.items()
     ]
@@ -94,12 +113,17 @@ def _role(
     top: Mapping[str, Any],
     primary: bool,
     logging: Logging,
+    env_tags: EnvTags,
+    allow_empty: bool,
 ) -> RoleConfig:
     path = f"servers/{name}"
     if isinstance(value, list):
+        hosts, host_tags = _role_hosts(value, path, primary=primary, allow_empty=allow_empty)
+        _check_tagged_env(env, hosts, host_tags, env_tags, path)
         return RoleConfig(
             name=name,
-            hosts=host_list(value, path),
+            hosts=hosts,
+            host_tags=host_tags,
             arch=builder.single_arch,
             env=env,
             labels=labels,
@@ -112,7 +136,15 @@ def _role(
         )
     section = Section(value, path, path)
     section.check_keys(ROLE_KEYS, ROLE_NOT_YET)
-    hosts = host_list(section.require("hosts"), section.child("hosts"))
+    # A role without `hosts` is an empty role, which only allow_empty_roles permits.
+    if not section.has("hosts") and (primary or not allow_empty):
+        section.require("hosts")
+    hosts, host_tags = _role_hosts(
+        section.get("hosts") if section.has("hosts") else [],
+        section.child("hosts"),
+        primary=primary,
+        allow_empty=allow_empty,
+    )
     arch = builder.single_arch
     if section.has("arch"):
         arch = normalise_arch(section.get("arch"), section.child("arch"))
@@ -124,6 +156,7 @@ def _role(
         role_env = checked_env(
             read_env(section.get("env"), section.child("env")).merged_over(env), path
         )
+    _check_tagged_env(role_env, hosts, host_tags, env_tags, section.child("hosts"))
     role_labels = labels
     if section.has("labels"):
         own = read_labels(section.get("labels"), section.child("labels"))
@@ -153,4 +186,33 @@ def _role(
         labels=role_labels,
         ports=ports,
         proxy=route,
+        host_tags=host_tags,
     )
+
+
+def _role_hosts(
+    value: object, path: str, *, primary: bool, allow_empty: bool
+) -> tuple[tuple[str, ...], HostTags]:
+    """A role's hosts and tags. As in Kamal, an empty role needs allow_empty_roles, and the
+    primary role is never empty (its first batch is what the other roles boot after)."""
+    if value == [] and primary and allow_empty:
+        raise DeployConfigError(
+            f"{path}: the primary role must list at least one host, even with allow_empty_roles "
+            f"(got an empty list)"
+        )
+    if value == [] and not primary and not allow_empty:
+        raise DeployConfigError(
+            f"{path}: must list at least one host, or set allow_empty_roles: true "
+            f"(got an empty list)"
+        )
+    return tagged_host_list(value, path, allow_empty=allow_empty)
+
+
+def _check_tagged_env(
+    env: EnvConfig, hosts: tuple[str, ...], host_tags: HostTags, env_tags: EnvTags, path: str
+) -> None:
+    """A tag may not make a variable both clear and secret on a host: say which host."""
+    tags_of = dict(host_tags)
+    for index, host in enumerate(hosts):
+        if host in tags_of:
+            checked_env(tagged_env(env, tags_of[host], env_tags), child_path(path, index))

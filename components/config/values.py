@@ -11,7 +11,7 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
-from components.config.model import Arch, Pairs
+from components.config.model import Arch, HostTags, Pairs
 from components.errors import DeployConfigError
 
 
@@ -235,24 +235,65 @@ def shell_words(value: object, path: str) -> str:
 
 
 def host_list(value: object, path: str) -> tuple[str, ...]:
+    """Plain hosts (accessories): tags only mean something on app roles' hosts."""
+    for index, item in enumerate(value if isinstance(value, list) else ()):
+        if isinstance(item, Mapping):
+            raise DeployConfigError(
+                f"{child_path(path, index)}: host tags only apply to hosts in servers, where "
+                f"env/tags gives them env (got {describe(item)})"
+            )
+    return tagged_host_list(value, path)[0]
+
+
+def tagged_host_list(
+    value: object, path: str, *, allow_empty: bool = False
+) -> tuple[tuple[str, ...], HostTags]:
+    """Kamal's host entries: `HOST`, `HOST: TAG` or `HOST: [TAG, ...]`; hosts and their tags."""
     if not isinstance(value, list):
         raise DeployConfigError(f"{path}: must be a list of hosts (got {describe(value)})")
-    if not value:
+    if not value and not allow_empty:
         raise DeployConfigError(f"{path}: must list at least one host (got an empty list)")
     hosts: list[str] = []
+    host_tags: list[tuple[str, tuple[str, ...]]] = []
     seen: set[str] = set()
     for index, item in enumerate(value):
         item_path = child_path(path, index)
+        entry: object = item
+        tags: tuple[str, ...] = ()
         if isinstance(item, Mapping):
-            raise DeployConfigError(
-                f"{item_path}: host tags are not supported yet by fleetform (got {describe(item)})"
-            )
-        host = host_name(item, item_path)
+            if len(item) != 1:
+                raise DeployConfigError(
+                    f"{item_path}: must be one HOST: TAG or HOST: [TAGS] entry "
+                    f"(got {len(item)} entries)"
+                )
+            ((entry, raw_tags),) = item.items()
+            tags = _host_tags(raw_tags, child_path(item_path, str(entry)))
+        host = host_name(entry, item_path)
         if host in seen:
             raise DeployConfigError(f"{item_path}: duplicate host (got {describe(host)})")
         seen.add(host)
         hosts.append(host)
-    return tuple(hosts)
+        if tags:
+            host_tags.append((host, tags))
+    return tuple(hosts), tuple(host_tags)
+
+
+def _host_tags(value: object, path: str) -> tuple[str, ...]:
+    items = value if isinstance(value, list) else [value]
+    if not items:
+        raise DeployConfigError(f"{path}: must be a tag or a list of tags (got an empty list)")
+    tags: list[str] = []
+    for index, item in enumerate(items):
+        item_path = child_path(path, index) if isinstance(value, list) else path
+        if not isinstance(item, str):
+            raise DeployConfigError(
+                f"{item_path}: must be a tag or a list of tags (got {describe(item)})"
+            )
+        tag = string_value(item, item_path)
+        if tag in tags:
+            raise DeployConfigError(f"{item_path}: duplicate tag (got {describe(tag)})")
+        tags.append(tag)
+    return tuple(tags)
 
 
 def host_name(value: object, path: str) -> str:

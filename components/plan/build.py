@@ -204,6 +204,8 @@ def _role_placement(
     container = _scoped(
         f"{config.service}-{role.name}" + (f"-{destination}" if destination else ""), scope
     )
+    # Per host: the host's tags add env (Kamal's env.tags), so only tagged hosts' hashes change.
+    env = config.env_for(role, host)
     return _placement(
         host=host,
         kind="role",
@@ -212,8 +214,8 @@ def _role_placement(
         arch=arch,
         container=container,
         cmd=role.cmd,
-        env_clear=role.env.clear,
-        env_secret=role.env.secret,
+        env_clear=env.clear,
+        env_secret=env.secret,
         ports=role.ports,
         volumes=config.volumes,
         directories=(),

@@ -52,10 +52,6 @@ def test_kamal_top_level_keys_not_supported_yet(key: str) -> None:
 
 def test_not_supported_message_describes_scalars() -> None:
     assert_config_error(
-        f"allow_empty_roles: not supported by fleetform: {TOP_LEVEL_NOT_YET['allow_empty_roles']} (got true)",
-        allow_empty_roles=True,
-    )
-    assert_config_error(
         f"run_directory: not supported by fleetform: {TOP_LEVEL_NOT_YET['run_directory']} (got 4)",
         run_directory=4,
     )
@@ -265,8 +261,8 @@ def test_role_keys_not_supported_yet(key: str) -> None:
             "servers/web/hosts/0: must be a hostname or IP address (got 'root@10.0.0.1')",
         ),
         (
-            ["10.0.0.1", {"10.0.0.3": "canary"}],
-            "servers/web/hosts/1: host tags are not supported yet by fleetform (got a mapping)",
+            ["10.0.0.1", {"10.0.0.3": 5}],
+            "servers/web/hosts/1/10.0.0.3: must be a tag or a list of tags (got 5)",
         ),
         (
             ["10.0.0.1", "10.0.0.2", "10.0.0.1"],
@@ -381,10 +377,7 @@ def test_primary_role() -> None:
             "(got 'DB:MAIN:X')",
         ),
         ({"secret": ["DB", "DB:MAIN_DB"]}, "env/secret/1: duplicate secret (got 'DB:MAIN_DB')"),
-        (
-            {"tags": {"db": {"A": "1"}}},
-            "env/tags: not supported by fleetform: host tags are not planned yet (got a mapping)",
-        ),
+        ({"tags": {"db": ["A=1"]}}, "env/tags/db: must be a mapping (got a list)"),
         ({"clear": {}, "extra": 1}, "env: unknown key 'extra'"),
         ({"clear": {"A": "1"}, "secret": ["A"]}, "env: A is both a clear and a secret variable"),
         (["A=1"], "env: must be a mapping (got a list)"),
