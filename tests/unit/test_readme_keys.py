@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from components import config
-from components.config import builder
+from components.config import builder, container_settings
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 _ROW = re.compile(
@@ -29,7 +29,7 @@ SECTIONS: tuple[tuple[str, frozenset[str], Mapping[str, str]], ...] = (
     ("registry/", config.REGISTRY_KEYS, {}),
     ("ssh/", config.SSH_KEYS, config.SSH_NOT_YET),
     ("boot/", config.BOOT_KEYS, {}),
-    ("env/", config.ENV_KEYS, config.ENV_NOT_YET),
+    ("env/", config.ENV_KEYS | {container_settings.ENV_TAGS}, config.ENV_NOT_YET),
     ("logging/", config.CONTAINER_LOGGING_KEYS, {}),
     ("proxy/", config.PROXY_KEYS, config.PROXY_NOT_YET),
     ("proxy/run/", config.RUN_KEYS, config.RUN_NOT_YET),
