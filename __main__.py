@@ -6,7 +6,7 @@ import os
 
 import pulumi
 
-from components.accessory import Accessory, AccessoryArgs
+from components.accessory import Accessory, AccessoryArgs, accessory_registry
 from components.app_image import AppImage, AppImageArgs
 from components.app_role import AppRole, AppRoleArgs
 from components.config import load_config
@@ -38,7 +38,11 @@ def main() -> None:
     plan = build_plan(deploy, destination=settings.destination, scope=stack)
 
     secret_names = sorted({secret_source(e)[1] for p in plan.placements for e in p.env_secret})
-    version_key = read_version_key(config, uses_secrets=bool(secret_names or plan.registry))
+    # Accessory files may hold passwords too: their versions need the key as much as secrets do.
+    uses_secrets = any(p.files or p.registry for p in plan.placements)
+    version_key = read_version_key(
+        config, uses_secrets=bool(secret_names or plan.registry or uses_secrets)
+    )
     registry = None
     if plan.registry is not None:
         registry = RegistryLogin(
@@ -154,6 +158,8 @@ def main() -> None:
                 version_key=version_key,
                 readiness_timeout=settings.readiness_timeout,
                 repairs=settings.repairs,
+                environ=dict(os.environ),
+                registry=accessory_registry(config, plan.accessory_placements(name)[0]),
             ),
         )
         for name in plan.accessory_names
