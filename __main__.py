@@ -9,7 +9,7 @@ import pulumi
 from components.accessory import Accessory, AccessoryArgs, accessory_registry
 from components.app_image import AppImage, AppImageArgs
 from components.app_role import AppRole, AppRoleArgs
-from components.config import load_config
+from components.config import KAMAL_DEPLOY_TIMEOUT, KAMAL_DRAIN_TIMEOUT, load_config
 from components.config.model import secret_source
 from components.docker_host import DockerHost, DockerHostArgs, RegistryLogin
 from components.errors import DeployConfigError, PlanError
@@ -160,6 +160,9 @@ def main() -> None:
                 repairs=settings.repairs,
                 environ=dict(os.environ),
                 registry=accessory_registry(config, plan.accessory_placements(name)[0]),
+                proxies=proxies,
+                deploy_timeout=plan.deploy_timeout or KAMAL_DEPLOY_TIMEOUT,
+                drain_timeout=plan.drain_timeout or KAMAL_DRAIN_TIMEOUT,
             ),
         )
         for name in plan.accessory_names

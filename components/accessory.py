@@ -7,11 +7,13 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from components import docker_scripts
+from components import docker_scripts, proxy_scripts
 from components.accessory_uploads import read_source, rendered
 from components.container import HostContainerArgs, host_container, secret_env_of
 from components.docker_host import DockerHost, RegistryLogin
+from components.config import KAMAL_DEPLOY_TIMEOUT, KAMAL_DRAIN_TIMEOUT
 from components.plan import Placement
+from components.proxy import Proxy
 from components.remote_command import host_command
 
 
@@ -30,6 +32,10 @@ class AccessoryArgs:
     """What `.erb` files see under the accessory's own env (the deploying process's env)."""
     registry: RegistryLogin | None = None
     """The accessory's own registry (Kamal's `accessories/<name>/registry`), logged in apart."""
+    proxies: Mapping[str, Proxy] = field(default_factory=dict)
+    """Host to its kamal-proxy: a proxied accessory is routed there and waits for it."""
+    deploy_timeout: int = KAMAL_DEPLOY_TIMEOUT
+    drain_timeout: int = KAMAL_DRAIN_TIMEOUT
 
 
 class Accessory(pulumi.ComponentResource):
@@ -68,6 +74,15 @@ class Accessory(pulumi.ComponentResource):
                         self,
                     )
                 )
+            route = None
+            if placement.proxy is not None:
+                route = proxy_scripts.route_for(
+                    placement.container,
+                    placement.proxy,
+                    deploy_timeout=args.deploy_timeout,
+                    drain_timeout=args.drain_timeout,
+                )
+                depends_on.append(args.proxies[placement.host].command)
             container = host_container(
                 f"{name}-{placement.host}",
                 HostContainerArgs(
@@ -85,6 +100,7 @@ class Accessory(pulumi.ComponentResource):
                     uploads=_uploads(placement, args.environ, secret_env),
                     docker_config=docker_config,
                     depends_on=depends_on,
+                    route=route,
                 ),
                 parent=self,
             )

@@ -9,7 +9,15 @@ from pathlib import Path
 from components.config.accessory_mounts import read_directories, read_files
 
 from components.config.container_settings import read_env, read_labels, read_options
-from components.config.model import AccessoryConfig, DirectoryMount, EnvConfig, Options, RoleConfig
+from components.config.model import (
+    AccessoryConfig,
+    DirectoryMount,
+    EnvConfig,
+    Options,
+    ProxyConfig,
+    RoleConfig,
+)
+from components.config.proxy import read_route
 from components.config.registry import read_registry
 from components.config.values import (
     REPOSITORY_PATH,
@@ -33,7 +41,7 @@ from components.errors import DeployConfigError
 ACCESSORY_KEYS = frozenset(
     {
         "image", "arch", "host", "hosts", "role", "roles", "port", "cmd", "env", "volumes",
-        "directories", "options", "labels", "files", "service", "network", "registry",
+        "directories", "options", "labels", "files", "service", "network", "registry", "proxy",
     }
 )  # fmt: skip
 
@@ -41,7 +49,6 @@ _NO_HOST_TAGS = "hosts in servers cannot carry tags in fleetform yet, so no host
 ACCESSORY_NOT_YET: Mapping[str, str] = {
     "tag": _NO_HOST_TAGS,
     "tags": _NO_HOST_TAGS,
-    "proxy": "accessories are not routed through kamal-proxy yet; publish a port instead",
 }
 PLACED_BY = ("host", "hosts", "role", "roles")
 # Docker's own rule for container and network names.
@@ -144,6 +151,9 @@ def _accessory(
                 f"{section.child('image')}: the accessory's registry adds {registry.server}/ "
                 f"itself; write the image without it (got {describe(image)})"
             )
+    route = None
+    if section.has("proxy"):
+        route = _route(section, ports=((port,) if port else ()) + published)
     return AccessoryConfig(
         name=name,
         image=image,
@@ -168,7 +178,27 @@ def _accessory(
         service=_docker_name(section, "service") if section.has("service") else None,
         network=_docker_name(section, "network") if section.has("network") else None,
         registry=registry,
+        proxy=route,
     )
+
+
+def _route(section: Section, ports: tuple[str, ...]) -> ProxyConfig:
+    """Kamal's accessory `proxy`: a route of its own, not merged with the top-level one."""
+    path = section.child("proxy")
+    value = section.get("proxy")
+    if not isinstance(value, Mapping):
+        raise DeployConfigError(f"{path}: must be a mapping (got {describe(value)})")
+    if ports:
+        raise DeployConfigError(
+            f"{path}: a proxied accessory publishes no host port, kamal-proxy serves it; remove "
+            f"port and options/publish (got {', '.join(ports)})"
+        )
+    if section.has("network"):
+        raise DeployConfigError(
+            f"{path}: kamal-proxy reaches containers on fleetform's network only; remove network "
+            f"(got {describe(section.get('network'))})"
+        )
+    return read_route(value, path)
 
 
 def _accessory_roles(

@@ -265,6 +265,8 @@ class AccessoryConfig:
     """The Docker network to attach to instead of fleetform's own; it must already exist."""
     registry: RegistryConfig | None = None
     """The registry the image is pulled from, with its own login (the image is prefixed)."""
+    proxy: ProxyConfig | None = None
+    """The route kamal-proxy serves the accessory on (Kamal's accessory `proxy`), or None."""
 
 
 @dataclass(frozen=True)

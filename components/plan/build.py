@@ -138,12 +138,16 @@ def _check_routes(host: str, proxied: Sequence[Placement]) -> None:
     claimed: dict[str, str] = {}
     for placement in proxied:
         assert placement.proxy is not None
+        this = f"{placement.kind} {placement.name}"
         for name in placement.proxy.hosts or ("*",):
-            other = claimed.setdefault(name, placement.name)
-            if other != placement.name:
+            other = claimed.setdefault(name, this)
+            if other != this:
                 what = "every host name" if name == "*" else f"host {name}"
+                both = f"{other} and {this}"
+                if other.startswith("role ") and this.startswith("role "):
+                    both = f"roles {other.removeprefix('role ')} and {placement.name}"
                 raise PlanError(
-                    f"{host}: roles {other} and {placement.name} would both serve {what} through "
+                    f"{host}: {both} would both serve {what} through "
                     f"kamal-proxy; give each its own proxy/host"
                 )
 
@@ -275,6 +279,7 @@ def _accessory_placement(
         files=accessory.files,
         network=accessory.network,
         registry=registry,
+        proxy=accessory.proxy,
     )
 
 

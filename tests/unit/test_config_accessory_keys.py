@@ -420,7 +420,7 @@ def test_bad_accessory_registries() -> None:
     )
 
 
-@pytest.mark.parametrize("key", ["tag", "tags", "proxy"])
+@pytest.mark.parametrize("key", ["tag", "tags"])
 def test_keys_still_refused_say_why(key: str) -> None:
     assert_config_error(
         f"accessories/redis/{key}: not supported by fleetform: {ACCESSORY_NOT_YET[key]} "
@@ -428,3 +428,56 @@ def test_keys_still_refused_say_why(key: str) -> None:
         accessories=redis(**{key: "x"}),
     )
     assert "yet" in ACCESSORY_NOT_YET[key] and ACCESSORY_NOT_YET[key] != "not supported yet"
+
+
+# --- proxy ---------------------------------------------------------------------------------------
+
+
+def test_a_proxied_accessory_gets_a_route_and_its_hosts_kamal_proxy() -> None:
+    config = parse(
+        accessories=redis(
+            image="acme/admin:1",
+            proxy={"host": "admin.example.com", "app_port": 3000, "healthcheck": {"path": "/ok"}},
+        )
+    )
+    plan = build_plan(config, scope="prod")
+    placement = plan.accessory_placements("redis")[0]
+    assert placement.proxy is not None
+    assert (placement.proxy.hosts, placement.proxy.app_port) == (("admin.example.com",), 3000)
+    assert placement.proxy.healthcheck.path == "/ok"
+    proxy = plan.proxy_for("10.0.0.4")
+    assert proxy is not None and proxy.services == ("app-redis-prod",)
+    # Not merged with the top-level route: the accessory's own settings only.
+    top = parse(
+        proxy={"host": "app.example.com", "app_port": 8080},
+        accessories=redis(proxy={"host": "admin.example.com"}),
+    )
+    route = top.accessory("redis").proxy
+    assert route is not None and (route.hosts, route.app_port) == (("admin.example.com",), 80)
+
+
+def test_bad_accessory_proxies() -> None:
+    assert_config_error(
+        "accessories/redis/proxy: must be a mapping (got true)", accessories=redis(proxy=True)
+    )
+    assert_config_error(
+        "accessories/redis/proxy: a proxied accessory publishes no host port, kamal-proxy serves "
+        "it; remove port and options/publish (got 6379:6379)",
+        accessories=redis(port=6379, proxy={"host": "a.example.com"}),
+    )
+    assert_config_error(
+        "accessories/redis/proxy: kamal-proxy reaches containers on fleetform's network only; "
+        "remove network (got 'backend')",
+        accessories=redis(network="backend", proxy={"host": "a.example.com"}),
+    )
+    assert_config_error(
+        "accessories/redis/proxy/app_port: must be between 1 and 65535 (got 0)",
+        accessories=redis(proxy={"app_port": 0}),
+    )
+    assert_config_error(
+        "10.0.0.1: role web and accessory redis would both serve host a.example.com through "
+        "kamal-proxy; give each its own proxy/host",
+        error=PlanError,
+        proxy={"host": "a.example.com"},
+        accessories=redis(host="10.0.0.1", proxy={"host": "a.example.com"}),
+    )
