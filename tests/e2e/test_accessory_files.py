@@ -8,6 +8,7 @@ output of `pulumi up`.
 
 from __future__ import annotations
 
+import http.client
 import secrets
 import socket
 import subprocess
@@ -29,6 +30,7 @@ NETWORK = "acc-e2e-net"
 FAMILY = f"acc-store-{STACK}"
 # The redis image's own user: the mounted files and the data directory belong to it.
 REDIS_IDS = "999:999"
+ADMIN_HOST = "admin.acc.test"
 
 
 def accessory_config() -> dict[str, Any]:
@@ -51,7 +53,21 @@ def accessory_config() -> dict[str, Any]:
             }
         },
         "primary_role": "jobs",
+        "proxy": {"run": {"registry": registry}},
         "accessories": {
+            # Served through h4's kamal-proxy, from a file uploaded with it.
+            "admin": {
+                "image": f"{registry}/fleetform/busybox:amd64",
+                "host": host_address("h4"),
+                "arch": "amd64",
+                "cmd": "httpd -f -p 8080 -h /www",
+                "files": ["config/index.html:/www/index.html", "config/index.html:/www/up"],
+                "proxy": {
+                    "host": ADMIN_HOST,
+                    "app_port": 8080,
+                    "healthcheck": {"path": "/up", "interval": 1, "timeout": 2},
+                },
+            },
             "redis": {
                 "service": "acc-store",
                 # Pulled with the accessory's own login: the image is written without its server.
@@ -79,7 +95,7 @@ def accessory_config() -> dict[str, Any]:
                     {"local": "data", "remote": "/data", "mode": "0750", "owner": REDIS_IDS}
                 ],
                 "cmd": "redis-server /usr/local/etc/redis/redis.conf",
-            }
+            },
         },
     }
 
@@ -109,15 +125,29 @@ def acc(project: Path, markers: dict[str, str]) -> Any:
     try:
         stack.drop()
     finally:
-        ssh(host_address("h4"), f"docker network rm {NETWORK} >/dev/null 2>&1; rm -rf ~/{FAMILY}")
+        ssh(
+            host_address("h4"),
+            f"docker network rm {NETWORK} >/dev/null 2>&1; rm -rf ~/{FAMILY} ~/acc-admin-{STACK}",
+        )
 
 
-def write_files(project: Path, motd: str) -> None:
+def write_files(project: Path, motd: str, admin: str = "admin first") -> None:
+    (project / "config" / "index.html").write_text(admin + "\n")
     (project / "config" / "redis.conf.erb").write_text(
         'requirepass <%= ENV["REDIS_PASSWORD"] %>\n'
         "dir /data\nappendonly yes\nprotected-mode no\nbind 0.0.0.0\n"
     )
     (project / "config" / "motd.txt").write_text(motd + "\n")
+
+
+def admin_page() -> tuple[int, str]:
+    connection = http.client.HTTPConnection(host_address("h4"), 80, timeout=5)
+    try:
+        connection.request("GET", "/", headers={"Host": ADMIN_HOST})
+        response = connection.getresponse()
+        return response.status, response.read().decode().strip()
+    finally:
+        connection.close()
 
 
 def redis(password: str, *commands: str) -> str:
@@ -143,44 +173,48 @@ def in_container(name: str, command: str) -> str:
 
 
 class ProcessWatch:
-    """Samples every command line on a host while a deploy runs (bounded in count and time)."""
+    """Samples every command line on a host while a deploy runs (bounded in count and time).
 
-    def __init__(self, address: str) -> None:
+    The samples go to a file: a pipe nobody reads would fill and stall the sampling.
+    """
+
+    def __init__(self, address: str, log: Path) -> None:
         script = (
-            "for i in $(seq 1 900); do cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' '; "
+            "for i in $(seq 1 1500); do cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' '; "
             "echo; sleep 0.1; done"
         )
         inv = inventory()
-        self.process = subprocess.Popen(
-            [
-                "ssh",
-                "-n",
-                "-i",
-                inv["client_key"],
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "StrictHostKeyChecking=yes",
-                "-o",
-                f"UserKnownHostsFile={inv['known_hosts']}",
-                f"root@{address}",
-                script,
-            ],  # fmt: skip
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
+        self.log = log
+        with log.open("w") as sink:
+            self.process = subprocess.Popen(
+                [
+                    "ssh",
+                    "-n",
+                    "-i",
+                    inv["client_key"],
+                    "-o",
+                    "BatchMode=yes",
+                    "-o",
+                    "StrictHostKeyChecking=yes",
+                    "-o",
+                    f"UserKnownHostsFile={inv['known_hosts']}",
+                    f"root@{address}",
+                    script,
+                ],  # fmt: skip
+                stdout=sink,
+                stderr=subprocess.DEVNULL,
+            )
 
     def stop(self) -> str:
         self.process.terminate()
-        out, _ = self.process.communicate(timeout=30)
-        return out
+        self.process.wait(timeout=30)
+        return self.log.read_text(errors="replace")
 
 
 def up_watched(stack: OpsStack) -> tuple[auto.UpResult, str, str]:
     """`pulumi up` with its whole output kept, and h4's command lines sampled meanwhile."""
     lines: list[str] = []
-    watch = ProcessWatch(host_address("h4"))
+    watch = ProcessWatch(host_address("h4"), stack.deploy_file.with_suffix(".ps"))
     try:
         result = stack.stack.up(color="never", on_output=lines.append)
     finally:
@@ -236,6 +270,7 @@ def test_files_are_uploaded_with_content_mode_and_owner(
         f"{{{{end}}}}' {name}",
     ).stdout.split()
     assert networks == [NETWORK]
+    assert admin_page() == (200, "admin first")
     # The accessory pulled with a login of its own, in a Docker config dir of this stack.
     assert (
         ssh(host_address("h4"), f"ls ~/.fleetform/{STACK}/docker-redis/config.json").returncode == 0
@@ -246,7 +281,7 @@ def test_a_file_change_replaces_the_accessory_and_keeps_its_data(
     acc: OpsStack, project: Path, markers: dict[str, str]
 ) -> None:
     before = store_container()
-    write_files(project, markers["motd"] + " second")
+    write_files(project, markers["motd"] + " second", "admin second")
     result, output, processes = up_watched(acc)
     assert result.summary.result == "succeeded"
     assert result.summary.resource_changes.get("replace", 0) >= 1
@@ -255,6 +290,8 @@ def test_a_file_change_replaces_the_accessory_and_keeps_its_data(
     assert after != before
     assert in_container(after, "cat /etc/acc/motd.txt") == markers["motd"] + " second\n"
     assert "kept" in redis(markers["password"], "GET acc-key")
+    # The proxied accessory was replaced too, and kamal-proxy switched to the new version.
+    assert admin_page() == (200, "admin second")
     # The old version's copy of the files went with it; only the running version's is left.
     copies = ssh(host_address("h4"), f"ls ~/{FAMILY}/.files").stdout.split()
     assert copies == [after]
