@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pulumi
 
 from components import docker_scripts, proxy_scripts
-from components.accessory_uploads import read_source, rendered
+from components.accessory_uploads import read_source, rendered, upload_lines
 from components.container import HostContainerArgs, host_container, secret_env_of
 from components.docker_host import DockerHost, RegistryLogin
 from components.config import KAMAL_DEPLOY_TIMEOUT, KAMAL_DRAIN_TIMEOUT
@@ -129,7 +129,7 @@ def _uploads(
 
     def render(values: list[str]) -> str:
         full = {**clear, **dict(zip(names, values, strict=True))}
-        return docker_scripts.upload_lines(rendered(file, raw, full) for file, raw in sources)
+        return upload_lines(rendered(file, raw, full) for file, raw in sources)
 
     # Secret even without secret env: files often hold passwords of their own.
     return pulumi.Output.secret(pulumi.Output.all(*(secret_env[n] for n in names)).apply(render))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import base64
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from components.config.erb import render_erb
@@ -29,3 +30,8 @@ def rendered(file: AccessoryFile, raw: bytes, environ: Mapping[str, str]) -> byt
     except UnicodeDecodeError:
         raise DeployConfigError(f"{file.local}: an ERB template must be UTF-8 text") from None
     return render_erb(text, source=file.local, environ=environ, multiline_values=True).encode()
+
+
+def upload_lines(contents: Iterable[bytes]) -> str:
+    """The stdin part the create script reads: one base64 line per file, in placement order."""
+    return "".join(base64.b64encode(content).decode() + "\n" for content in contents)

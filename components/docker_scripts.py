@@ -7,7 +7,6 @@ Nothing secret is ever interpolated here: secrets reach hosts on stdin only.
 
 from __future__ import annotations
 
-import base64
 import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -513,8 +512,3 @@ def _check_network(spec: ContainerSpec) -> str:
         f'first (e.g. in a docker-setup hook)" >&2; exit 1\n'
         "fi\n"
     )
-
-
-def upload_lines(contents: Iterable[bytes]) -> str:
-    """The stdin part that `_write_files` reads: one base64 line per file, in spec order."""
-    return "".join(base64.b64encode(content).decode() + "\n" for content in contents)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from components import docker_scripts
-from components.accessory_uploads import read_source, rendered
+from components.accessory_uploads import read_source, rendered, upload_lines
 from components.config import ACCESSORY_NOT_YET, parse_config
 from components.config.accessory_mounts import project_root
 from components.config.model import AccessoryFile, DirectoryMount
@@ -190,7 +190,7 @@ def test_plain_files_go_byte_for_byte(project: Path) -> None:
     file = parse_in(project, files=["config/motd.txt:/etc/motd"]).accessory("redis").files[0]
     content = rendered(file, read_source(file), {"X": "y"})
     assert content == b"hello\x00\xff\n"
-    line = docker_scripts.upload_lines([content])
+    line = upload_lines([content])
     assert base64.b64decode(line) == content and line.count("\n") == 1
 
 
