@@ -55,6 +55,12 @@ def accessory_config() -> dict[str, Any]:
         "primary_role": "jobs",
         "proxy": {"run": {"registry": registry}},
         "accessories": {
+            # Placed by role: beside the jobs role on h3.
+            "sidecar": {
+                "image": f"{registry}/fleetform/busybox:arm64",
+                "role": "jobs",
+                "cmd": "sh -c 'while true; do sleep 5; done'",
+            },
             # Served through h4's kamal-proxy, from a file uploaded with it.
             "admin": {
                 "image": f"{registry}/fleetform/busybox:amd64",
@@ -92,7 +98,8 @@ def accessory_config() -> dict[str, Any]:
                     },
                 ],
                 "directories": [
-                    {"local": "data", "remote": "/data", "mode": "0750", "owner": REDIS_IDS}
+                    {"local": "data", "remote": "/data", "mode": "0750", "owner": REDIS_IDS},
+                    "seed:/seed:ro",
                 ],
                 "cmd": "redis-server /usr/local/etc/redis/redis.conf",
             },
@@ -264,6 +271,14 @@ def test_files_are_uploaded_with_content_mode_and_owner(
     assert denied.returncode != 0
     data = ssh(host_address("h4"), f"stat -c '%a %u:%g' ~/{FAMILY}/data").stdout.split()
     assert data == ["750", REDIS_IDS]
+    # A directory's mount options reached Docker too.
+    seed = ssh(host_address("h4"), f"docker exec {name} busybox touch /seed/x", check=False)
+    assert seed.returncode != 0 and "Read-only file system" in seed.stdout + seed.stderr
+    sidecar = ssh(
+        host_address("h3"),
+        f"docker ps --filter label=fleetform.container=acc-sidecar-{STACK} --format '{{{{.State}}}}'",
+    ).stdout.split()
+    assert sidecar == ["running"]
     networks = ssh(
         host_address("h4"),
         f"docker inspect --format '{{{{range $k, $v := .NetworkSettings.Networks}}}}{{{{$k}}}} "
