@@ -39,9 +39,9 @@ def main() -> None:
 
     secret_names = sorted({secret_source(e)[1] for p in plan.placements for e in p.env_secret})
     # Accessory files may hold passwords too: their versions need the key as much as secrets do.
-    uses_secrets = any(p.files or p.registry for p in plan.placements)
+    accessory_secrets = any(p.files or p.registry for p in plan.placements)
     version_key = read_version_key(
-        config, uses_secrets=bool(secret_names or plan.registry or uses_secrets)
+        config, uses_secrets=bool(secret_names or plan.registry or accessory_secrets)
     )
     registry = None
     if plan.registry is not None:

@@ -47,7 +47,7 @@ class HostContainerArgs:
     steady_checks: int = 2
     """Seconds a container without healthcheck must keep running (Kamal's `readiness_delay`)."""
     uploads: pulumi.Output[str] | None = None
-    """Secret: the placement's files, one base64 line each (docker_scripts.upload_lines)."""
+    """Secret: the placement's files, one base64 line each (accessory_uploads.upload_lines)."""
     docker_config: str | None = None
     """The Docker config dir to pull with, when not the host's (an accessory's own registry)."""
 
