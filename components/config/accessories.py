@@ -11,6 +11,7 @@ from components.config.accessory_mounts import read_directories, read_files
 from components.config.container_settings import read_env, read_labels, read_options
 from components.config.model import (
     AccessoryConfig,
+    AccessoryFile,
     DirectoryMount,
     EnvConfig,
     Options,
@@ -151,6 +152,10 @@ def _accessory(
                 f"{section.child('image')}: the accessory's registry adds {registry.server}/ "
                 f"itself; write the image without it (got {describe(image)})"
             )
+    files: tuple[AccessoryFile, ...] = ()
+    if section.has("files"):
+        files = read_files(section.get("files"), section.child("files"), root)
+        _check_mount_points(section, files, directories, volumes)
     route = None
     if section.has("proxy"):
         route = _route(section, ports=((port,) if port else ()) + published)
@@ -172,9 +177,7 @@ def _accessory(
         else (),
         roles=accessory_roles,
         ports=((port,) if port else ()) + published,
-        files=read_files(section.get("files"), section.child("files"), root)
-        if section.has("files")
-        else (),
+        files=files,
         service=_docker_name(section, "service") if section.has("service") else None,
         network=_docker_name(section, "network") if section.has("network") else None,
         registry=registry,
@@ -222,3 +225,20 @@ def _accessory_roles(
         names.append(name)
         hosts.update(dict.fromkeys(role.hosts))
     return tuple(names), tuple(hosts)
+
+
+def _check_mount_points(
+    section: Section,
+    files: tuple[AccessoryFile, ...],
+    directories: tuple[DirectoryMount, ...],
+    volumes: tuple[str, ...],
+) -> None:
+    """Docker refuses two mounts on one container path; say which entries clash before a deploy."""
+    taken = {d.remote: f"directories/{i}" for i, d in enumerate(directories)}
+    taken.update({v.split(":")[1]: f"volumes/{i}" for i, v in enumerate(volumes)})
+    for index, file in enumerate(files):
+        if file.remote in taken:
+            raise DeployConfigError(
+                f"{section.child('files')}/{index}: {file.remote} is already mounted by "
+                f"{section.child(taken[file.remote])}"
+            )

@@ -164,6 +164,19 @@ def test_two_files_on_one_path_are_refused(project: Path) -> None:
     )
 
 
+def test_a_file_may_not_share_a_mount_point_with_a_directory_or_volume(project: Path) -> None:
+    with pytest.raises(DeployConfigError) as raised:
+        parse_in(project, files=["config/motd.txt:/data"], directories=["data:/data"])
+    assert str(raised.value) == (
+        "accessories/redis/files/0: /data is already mounted by accessories/redis/directories/0"
+    )
+    with pytest.raises(DeployConfigError) as raised:
+        parse_in(project, files=["config/motd.txt:/etc/motd"], volumes=["/srv/m:/etc/motd:ro"])
+    assert str(raised.value) == (
+        "accessories/redis/files/0: /etc/motd is already mounted by accessories/redis/volumes/0"
+    )
+
+
 def test_files_must_be_a_list() -> None:
     assert_config_error(
         "accessories/redis/files: must be a list (got 'a:/b')", accessories=redis(files="a:/b")
