@@ -6,10 +6,10 @@ import os
 
 import pulumi
 
-from components.accessory import Accessory, AccessoryArgs
+from components.accessory import Accessory, AccessoryArgs, accessory_registry
 from components.app_image import AppImage, AppImageArgs
 from components.app_role import AppRole, AppRoleArgs
-from components.config import load_config
+from components.config import KAMAL_DEPLOY_TIMEOUT, KAMAL_DRAIN_TIMEOUT, load_config
 from components.config.model import secret_source
 from components.docker_host import DockerHost, DockerHostArgs, RegistryLogin
 from components.errors import DeployConfigError, PlanError
@@ -39,7 +39,11 @@ def main() -> None:
     plan = build_plan(deploy, destination=settings.destination, scope=stack)
 
     secret_names = sorted({secret_source(e)[1] for p in plan.placements for e in p.env_secret})
-    version_key = read_version_key(config, uses_secrets=bool(secret_names or plan.registry))
+    # Accessory files may hold passwords too: their versions need the key as much as secrets do.
+    accessory_secrets = any(p.files or p.registry for p in plan.placements)
+    version_key = read_version_key(
+        config, uses_secrets=bool(secret_names or plan.registry or accessory_secrets)
+    )
     registry = None
     if plan.registry is not None:
         registry = RegistryLogin(
@@ -164,6 +168,11 @@ def main() -> None:
                 version_key=version_key,
                 readiness_timeout=settings.readiness_timeout,
                 repairs=settings.repairs,
+                environ=dict(os.environ),
+                registry=accessory_registry(config, plan.accessory_placements(name)[0]),
+                proxies=proxies,
+                deploy_timeout=plan.deploy_timeout or KAMAL_DEPLOY_TIMEOUT,
+                drain_timeout=plan.drain_timeout or KAMAL_DRAIN_TIMEOUT,
             ),
         )
         for name in plan.accessory_names

@@ -7,9 +7,14 @@ from dataclasses import dataclass, field
 
 import pulumi
 
+from components import docker_scripts, proxy_scripts
+from components.accessory_uploads import read_source, rendered, upload_lines
 from components.container import HostContainerArgs, host_container, secret_env_of
-from components.docker_host import DockerHost
+from components.docker_host import DockerHost, RegistryLogin
+from components.config import KAMAL_DEPLOY_TIMEOUT, KAMAL_DRAIN_TIMEOUT
 from components.plan import Placement
+from components.proxy import Proxy
+from components.remote_command import host_command
 
 
 @dataclass
@@ -23,6 +28,14 @@ class AccessoryArgs:
     readiness_timeout: int = 90
     repairs: Mapping[str, int] = field(default_factory=dict)
     """Repair generation by container resource name (fleetform:repairs)."""
+    environ: Mapping[str, str] = field(default_factory=dict)
+    """What `.erb` files see under the accessory's own env (the deploying process's env)."""
+    registry: RegistryLogin | None = None
+    """The accessory's own registry (Kamal's `accessories/<name>/registry`), logged in apart."""
+    proxies: Mapping[str, Proxy] = field(default_factory=dict)
+    """Host to its kamal-proxy: a proxied accessory is routed there and waits for it."""
+    deploy_timeout: int = KAMAL_DEPLOY_TIMEOUT
+    drain_timeout: int = KAMAL_DRAIN_TIMEOUT
 
 
 class Accessory(pulumi.ComponentResource):
@@ -46,6 +59,30 @@ class Accessory(pulumi.ComponentResource):
                 if placement.platform is not None
                 else host.arch.apply(lambda arch: f"linux/{arch}")
             )
+            secret_env = secret_env_of(placement, args.secret_env)
+            docker_config = None
+            depends_on: list[pulumi.Resource] = []
+            if args.registry is not None:
+                docker_config = f"{docker_scripts.STATE_DIR}/{args.stack}/docker-{args.accessory}"
+                depends_on.append(
+                    _registry_login(
+                        f"{name}-{placement.host}-registry-login",
+                        host,
+                        args.registry,
+                        docker_config,
+                        args.version_key,
+                        self,
+                    )
+                )
+            route = None
+            if placement.proxy is not None:
+                route = proxy_scripts.route_for(
+                    placement.container,
+                    placement.proxy,
+                    deploy_timeout=args.deploy_timeout,
+                    drain_timeout=args.drain_timeout,
+                )
+                depends_on.append(args.proxies[placement.host].command)
             container = host_container(
                 f"{name}-{placement.host}",
                 HostContainerArgs(
@@ -55,11 +92,15 @@ class Accessory(pulumi.ComponentResource):
                     platform=platform,
                     stack=args.stack,
                     version_key=args.version_key,
-                    secret_env=secret_env_of(placement, args.secret_env),
+                    secret_env=secret_env,
                     readiness_timeout=args.readiness_timeout,
                     # Old and new versions share the data directories: never both at once.
                     exclusive=True,
                     repair=args.repairs.get(f"{name}-{placement.host}", 0),
+                    uploads=_uploads(placement, args.environ, secret_env),
+                    docker_config=docker_config,
+                    depends_on=depends_on,
+                    route=route,
                 ),
                 parent=self,
             )
@@ -68,3 +109,64 @@ class Accessory(pulumi.ComponentResource):
         self.containers = pulumi.Output.all(**containers).apply(dict)
         self.platforms = pulumi.Output.all(**platforms).apply(dict)
         self.register_outputs({"containers": self.containers, "platforms": self.platforms})
+
+
+def _uploads(
+    placement: Placement, environ: Mapping[str, str], secret_env: Mapping[str, pulumi.Output[str]]
+) -> pulumi.Output[str] | None:
+    """The placement's files as a secret stdin part; None without files (stdin stays as it was).
+
+    Templates are rendered once now with empty secrets, so that an unsupported tag or a missing
+    variable fails the program with its path before any resource is touched.
+    """
+    if not placement.files:
+        return None
+    sources = [(file, read_source(file)) for file in placement.files]
+    clear = {**environ, **dict(placement.env_clear)}
+    for file, raw in sources:
+        rendered(file, raw, {**clear, **dict.fromkeys(secret_env, "")})
+    names = sorted(secret_env)
+
+    def render(values: list[str]) -> str:
+        full = {**clear, **dict(zip(names, values, strict=True))}
+        return upload_lines(rendered(file, raw, full) for file, raw in sources)
+
+    # Secret even without secret env: files often hold passwords of their own.
+    return pulumi.Output.secret(pulumi.Output.all(*(secret_env[n] for n in names)).apply(render))
+
+
+def _registry_login(
+    name: str,
+    host: DockerHost,
+    registry: RegistryLogin,
+    docker_config: str,
+    version_key: pulumi.Output[str],
+    parent: pulumi.Resource,
+) -> pulumi.Resource:
+    """Logs in to the accessory's registry in a Docker config dir of the stack and accessory."""
+    token = registry.token(version_key)
+    return host_command(
+        name,
+        connection=host.connection,
+        create=token.apply(
+            lambda token: docker_scripts.login_script(
+                registry.server, registry.username, docker_config, token
+            )
+        ),
+        delete=token.apply(
+            lambda token: docker_scripts.logout_script(registry.server, docker_config, token)
+        ),
+        stdin=registry.password,
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=host.ready),
+    )
+
+
+def accessory_registry(config: pulumi.Config, placement: Placement) -> RegistryLogin | None:
+    """The login for an accessory's own registry, its password from the stack's secrets."""
+    if placement.registry is None:
+        return None
+    return RegistryLogin(
+        server=placement.registry.server,
+        username=placement.registry.username,
+        password=config.require_secret(placement.registry.password_secret),
+    )

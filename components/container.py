@@ -46,6 +46,10 @@ class HostContainerArgs:
     """Served through the host's kamal-proxy: no host port, traffic switched by the proxy."""
     steady_checks: int = 2
     """Seconds a container without healthcheck must keep running (Kamal's `readiness_delay`)."""
+    uploads: pulumi.Output[str] | None = None
+    """Secret: the placement's files, one base64 line each (accessory_uploads.upload_lines)."""
+    docker_config: str | None = None
+    """The Docker config dir to pull with, when not the host's (an accessory's own registry)."""
 
 
 def secret_env_of(
@@ -58,8 +62,10 @@ def secret_env_of(
     }
 
 
-def version(key: str, spec: docker_scripts.ContainerSpec, env_file: str, where: str) -> str:
-    """12 hex of HMAC-SHA256 over everything the container's scripts do, the env file included.
+def version(key: str, spec: docker_scripts.ContainerSpec, stdin: str, where: str) -> str:
+    """12 hex of HMAC-SHA256 over everything the container's scripts do, their stdin included.
+
+    Stdin is the env file, after the uploaded files' contents when there are any.
 
     Every input of the create and delete scripts is in it, so a replacement always runs under a
     new name: the old resource's delete can never remove its successor.
@@ -70,7 +76,7 @@ def version(key: str, spec: docker_scripts.ContainerSpec, env_file: str, where: 
             where,
             docker_scripts.container_create_script(unnamed),
             docker_scripts.container_delete_script(unnamed),
-            env_file,
+            stdin,
         ]
     )
     return hmac.new(key.encode(), material.encode(), hashlib.sha256).hexdigest()[:12]
@@ -90,6 +96,10 @@ def host_container(name: str, args: HostContainerArgs, parent: pulumi.Resource) 
             placement.env_clear, sorted(secrets.items())
         )
     )
+    stdin = env_file
+    if args.uploads is not None:
+        # The files come first on stdin: the create script reads them before the env file.
+        stdin = pulumi.Output.all(args.uploads, env_file).apply(lambda parts: "".join(parts))
     where = f"{connection.user}@{connection.host}:{connection.port}"
     if args.repair:
         where += f"#repair{args.repair}"
@@ -106,9 +116,12 @@ def host_container(name: str, args: HostContainerArgs, parent: pulumi.Resource) 
             ports=tuple(placement.ports),
             volumes=(
                 *placement.volumes,
-                *(f"{host_dir}:{path}" for host_dir, path in placement.directories),
+                *(
+                    f"{d.local}:{d.remote}" + (f":{d.options}" if d.options else "")
+                    for d in placement.directories
+                ),
             ),
-            directories=tuple(host_dir for host_dir, _ in placement.directories),
+            directories=tuple(d.local for d in placement.directories),
             labels=tuple(placement.labels),
             options=tuple(placement.options),
             readiness_timeout=args.readiness_timeout,
@@ -116,9 +129,21 @@ def host_container(name: str, args: HostContainerArgs, parent: pulumi.Resource) 
             stop_timeout=args.stop_timeout,
             retain=args.retain,
             exclusive=args.exclusive,
-            docker_config=host.docker_config,
+            docker_config=args.docker_config or host.docker_config,
             route=args.route,
             steady_checks=args.steady_checks,
+            files=tuple(
+                docker_scripts.UploadedFile(
+                    remote=file.remote, mode=file.mode, owner=file.owner, options=file.options
+                )
+                for file in placement.files
+            ),
+            network=placement.network or docker_scripts.NETWORK,
+            directory_access=tuple(
+                docker_scripts.DirectoryAccess(path=d.local, mode=d.mode, owner=d.owner)
+                for d in placement.directories
+                if d.mode or d.owner
+            ),
         )
         return dataclasses.replace(
             spec, name=f"{placement.container}-{version(key, spec, env, where)}"
@@ -126,9 +151,7 @@ def host_container(name: str, args: HostContainerArgs, parent: pulumi.Resource) 
 
     # The HMAC key makes the version safe to show: unsecret keeps names and diffs readable.
     spec = pulumi.Output.unsecret(
-        pulumi.Output.all(args.reference, args.platform, env_file, args.version_key).apply(
-            named_spec
-        )
+        pulumi.Output.all(args.reference, args.platform, stdin, args.version_key).apply(named_spec)
     )
     return host_command(
         name,
@@ -136,7 +159,7 @@ def host_container(name: str, args: HostContainerArgs, parent: pulumi.Resource) 
         create=spec.apply(docker_scripts.container_create_script),
         update=spec.apply(docker_scripts.container_read_script),
         delete=spec.apply(docker_scripts.container_delete_script),
-        stdin=env_file,
+        stdin=stdin,
         triggers=[spec.apply(lambda s: s.name)],
         # The create script prints only the container id; stdout never holds env values.
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[*host.ready, *args.depends_on]),

@@ -157,6 +157,26 @@ class ProxyRoute:
 
 
 @dataclass(frozen=True)
+class UploadedFile:
+    """An accessory file: written on the host for each version, then bind-mounted."""
+
+    remote: str
+    """The absolute path in the container; the host copy mirrors it under the version's dir."""
+    mode: str
+    owner: str | None = None
+    options: str | None = None
+
+
+@dataclass(frozen=True)
+class DirectoryAccess:
+    """Mode and owner set on a host data directory after it is created."""
+
+    path: str
+    mode: str | None = None
+    owner: str | None = None
+
+
+@dataclass(frozen=True)
 class ContainerSpec:
     """Everything one container's scripts need on one host. The name carries the version."""
 
@@ -188,10 +208,27 @@ class ContainerSpec:
     """Served through the host's kamal-proxy: switched there, and predecessors stopped after."""
     steady_checks: int = 2
     """Consecutive once-a-second checks a container without healthcheck must be running for."""
+    files: tuple[UploadedFile, ...] = ()
+    """Written from stdin (one base64 line each, before the env file) into `files_dir`."""
+    network: str = NETWORK
+    """The network to attach to; one other than fleetform's must already exist."""
+    directory_access: tuple[DirectoryAccess, ...] = ()
 
     @property
     def env_file(self) -> str:
         return f"{STATE_DIR}/{self.stack}/env/{self.name}.env"
+
+    @property
+    def files_dir(self) -> str:
+        """This version's own copy of the uploaded files: a successor never writes over it."""
+        return f"~/{self.family}/.files/{self.name}"
+
+    def file_volumes(self) -> tuple[str, ...]:
+        return tuple(
+            f"{self.files_dir}{file.remote}:{file.remote}"
+            + (f":{file.options}" if file.options else "")
+            for file in self.files
+        )
 
     @property
     def published_host_ports(self) -> tuple[str, ...]:
@@ -224,7 +261,7 @@ def docker_run_argv(spec: ContainerSpec) -> list[str]:
     argv = [
         "docker", "run", "--detach", "--name", spec.name,
         "--platform", spec.platform,
-        "--network", NETWORK,
+        "--network", spec.network,
         "--restart", "unless-stopped",
         "--env-file", spec.env_file,
         "--label", f"{MANAGED_LABEL}=true",
@@ -235,7 +272,7 @@ def docker_run_argv(spec: ContainerSpec) -> list[str]:
         argv += ["--label", f"{key}={value}"]
     for port in spec.ports:
         argv += ["--publish", port]
-    for volume in spec.volumes:
+    for volume in (*spec.volumes, *spec.file_volumes()):
         argv += ["--volume", volume]
     for key, option_value in spec.options:
         argv.append(f"--{key}" if option_value is None else f"--{key}={option_value}")
@@ -294,9 +331,10 @@ fi"""
         stop = "to_restart="
         restart = ":"
     directories = "".join(f"mkdir -p {host_path(d)}\n" for d in spec.directories)
+    directories += _directory_access(spec)
     return f"""set -e
 umask 077
-mkdir -p {host_path(spec.env_file.rsplit("/", 1)[0])}
+{_write_files(spec)}mkdir -p {host_path(spec.env_file.rsplit("/", 1)[0])}
 cat > {host_path(spec.env_file)}
 chmod 600 {host_path(spec.env_file)}
 {directories}# One inspect for both: a container of this very name (a retained version being rolled back
@@ -314,7 +352,7 @@ fi
 if [ "$got" != {q(arch)} ]; then
   echo "{spec.image}: image is $got but this host needs {arch}" >&2; exit 1
 fi
-{"sleep " + str(spec.wait_before_start) if spec.wait_before_start else ":"}
+{_check_network(spec)}{"sleep " + str(spec.wait_before_start) if spec.wait_before_start else ":"}
 # Newest first; this very name is the container being started, never a predecessor.
 previous=$( ( {" ; ".join(finders)} ) | awk '!seen[$0]++' | grep -vx {name} || true)
 rollback() {{
@@ -322,7 +360,7 @@ rollback() {{
   docker logs --tail 20 {name} >&2 2>&1 || true
   docker rm --force {name} >/dev/null 2>&1 || true
   rm -f {host_path(spec.env_file)}
-  {restart}
+  {_remove_files(spec)}{restart}
   exit 1
 }}
 {stop}
@@ -404,7 +442,7 @@ def container_delete_script(spec: ContainerSpec) -> str:
         )
     return f"""{unroute}docker stop --time {spec.stop_timeout} {q(spec.name)} >/dev/null 2>&1 || true
 rm -f {host_path(spec.env_file)}
-docker ps -a --filter {family} --filter {stack} --filter status=exited --filter status=created \
+{_remove_files(spec)}docker ps -a --filter {family} --filter {stack} --filter status=exited --filter status=created \
   --format '{{{{.Names}}}} {{{{.Image}}}}' | tail -n +{spec.retain + 1} | while read -r old image; do
   docker rm --force "$old" >/dev/null 2>&1 || true
   docker image rm "$image" >/dev/null 2>&1 || true
@@ -424,3 +462,53 @@ def stack_cleanup_script(stack: str) -> str:
   docker rm --force "$old" >/dev/null 2>&1 || true
 done
 {network_delete_script()}"""
+
+
+def _write_files(spec: ContainerSpec) -> str:
+    """Writes each file from its stdin line; contents pass through shell builtins only, never argv.
+
+    The version's directory starts empty (a rerun after an interruption writes it again), and
+    umask 077 keeps it private to the SSH user: Docker mounts the files as root anyway.
+    """
+    if not spec.files:
+        return ""
+    lines = [f"rm -rf {host_path(spec.files_dir)}"]
+    for file in spec.files:
+        target = host_path(spec.files_dir + file.remote)
+        parent = host_path(spec.files_dir + file.remote.rsplit("/", 1)[0])
+        lines += [
+            f"mkdir -p {parent}",
+            "IFS= read -r content",
+            f"printf '%s' \"$content\" | base64 -d > {target}",
+            f"chmod {file.mode} {target}",
+        ]
+        if file.owner:
+            lines.append(f"chown {q(file.owner)} {target}")
+    lines.append("content=")
+    return "".join(line + "\n" for line in lines)
+
+
+def _remove_files(spec: ContainerSpec) -> str:
+    return f"rm -rf {host_path(spec.files_dir)}\n" if spec.files else ""
+
+
+def _directory_access(spec: ContainerSpec) -> str:
+    lines = []
+    for access in spec.directory_access:
+        if access.mode:
+            lines.append(f"chmod {access.mode} {host_path(access.path)}")
+        if access.owner:
+            lines.append(f"chown {q(access.owner)} {host_path(access.path)}")
+    return "".join(line + "\n" for line in lines)
+
+
+def _check_network(spec: ContainerSpec) -> str:
+    """Kamal attaches to a custom network but never creates it; fail before anything is stopped."""
+    if spec.network == NETWORK:
+        return ""
+    return (
+        f"if ! docker network inspect {q(spec.network)} >/dev/null 2>&1; then\n"
+        f'  echo "{spec.name}: network {spec.network} does not exist on this host; create it '
+        f'first (e.g. in a docker-setup hook)" >&2; exit 1\n'
+        "fi\n"
+    )

@@ -4,9 +4,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from components.config.accessory_mounts import read_directories, read_files
 
 from components.config.container_settings import read_env, read_labels, read_options
-from components.config.model import AccessoryConfig, EnvConfig, Options, Pairs, RoleConfig
+from components.config.model import (
+    AccessoryConfig,
+    AccessoryFile,
+    DirectoryMount,
+    EnvConfig,
+    Options,
+    ProxyConfig,
+    RoleConfig,
+)
+from components.config.proxy import read_route
+from components.config.registry import read_registry
 from components.config.values import (
     REPOSITORY_PATH,
     Section,
@@ -28,15 +41,19 @@ from components.errors import DeployConfigError
 
 ACCESSORY_KEYS = frozenset(
     {
-        "image", "arch", "host", "hosts", "roles", "port", "cmd", "env", "volumes",
-        "directories", "options", "labels",
+        "image", "arch", "host", "hosts", "role", "roles", "port", "cmd", "env", "volumes",
+        "directories", "options", "labels", "files", "service", "network", "registry", "proxy",
     }
 )  # fmt: skip
 
+_NO_HOST_TAGS = "hosts in servers cannot carry tags in fleetform yet, so no host has a tag"
 ACCESSORY_NOT_YET: Mapping[str, str] = {
-    key: "not supported yet"
-    for key in ("service", "registry", "role", "tag", "tags", "files", "network", "proxy")
+    "tag": _NO_HOST_TAGS,
+    "tags": _NO_HOST_TAGS,
 }
+PLACED_BY = ("host", "hosts", "role", "roles")
+# Docker's own rule for container and network names.
+_DOCKER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 _IMAGE_REFERENCE = re.compile(
     rf"^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?{REPOSITORY_PATH}"
@@ -44,17 +61,32 @@ _IMAGE_REFERENCE = re.compile(
 )
 
 
-def read_accessories(value: object, roles: Sequence[RoleConfig]) -> tuple[AccessoryConfig, ...]:
+def read_accessories(
+    value: object, roles: Sequence[RoleConfig], root: Path = Path(".")
+) -> tuple[AccessoryConfig, ...]:
+    """`root` is the project root, where relative `files` are read from."""
     if value is None:
         return ()
     section = Section(value, "accessories", "accessories")
     return tuple(
-        _accessory(checked_name(name, f"accessories/{name}"), accessory, roles)
+        _accessory(checked_name(name, f"accessories/{name}"), accessory, roles, root)
         for name, accessory in section.items()
     )
 
 
-def _accessory(name: str, value: object, roles: Sequence[RoleConfig]) -> AccessoryConfig:
+def _docker_name(section: Section, key: str) -> str:
+    name = string_value(section.get(key), section.child(key))
+    if not _DOCKER_NAME.match(name):
+        raise DeployConfigError(
+            f"{section.child(key)}: must be a Docker name: letters, digits and _.- "
+            f"(got {describe(name)})"
+        )
+    return name
+
+
+def _accessory(
+    name: str, value: object, roles: Sequence[RoleConfig], root: Path
+) -> AccessoryConfig:
     path = f"accessories/{name}"
     section = Section(value, path, path)
     section.check_keys(ACCESSORY_KEYS, ACCESSORY_NOT_YET)
@@ -64,16 +96,30 @@ def _accessory(name: str, value: object, roles: Sequence[RoleConfig]) -> Accesso
             f"{section.child('image')}: must be an image reference like redis:7.0 "
             f"(got {describe(image)})"
         )
-    placed_by = [key for key in ("host", "hosts", "roles") if section.has(key)]
+    placed_by = [key for key in PLACED_BY if section.has(key)]
     if len(placed_by) != 1:
         got = f" (got {', '.join(placed_by)})" if placed_by else ""
-        raise DeployConfigError(f"{path}: must set exactly one of host, hosts or roles{got}")
+        raise DeployConfigError(f"{path}: must set exactly one of host, hosts, role or roles{got}")
     hosts: tuple[str, ...]
     accessory_roles: tuple[str, ...] = ()
     if section.has("host"):
         hosts = (host_name(section.get("host"), section.child("host")),)
     elif section.has("hosts"):
         hosts = host_list(section.get("hosts"), section.child("hosts"))
+    elif section.has("role"):
+        role = section.get("role")
+        if not isinstance(role, str):
+            raise DeployConfigError(
+                f"{section.child('role')}: must be one role name; use roles for a list "
+                f"(got {describe(role)})"
+            )
+        known = {known_role.name: known_role for known_role in roles}
+        if role not in known:
+            raise DeployConfigError(
+                f"{section.child('role')}: not a role in servers "
+                f"(got {describe(role)}; roles are {', '.join(known)})"
+            )
+        accessory_roles, hosts = (role,), known[role].hosts
     else:
         accessory_roles, hosts = _accessory_roles(
             section.get("roles"), section.child("roles"), roles
@@ -95,13 +141,24 @@ def _accessory(name: str, value: object, roles: Sequence[RoleConfig]) -> Accesso
             normalise_volume(item, child_path(volumes_path, index))
             for index, item in enumerate(list_value(section.get("volumes"), volumes_path))
         )
-    directories: Pairs = ()
+    directories: tuple[DirectoryMount, ...] = ()
     if section.has("directories"):
-        directories_path = section.child("directories")
-        directories = tuple(
-            _directory(item, child_path(directories_path, index))
-            for index, item in enumerate(list_value(section.get("directories"), directories_path))
-        )
+        directories = read_directories(section.get("directories"), section.child("directories"))
+    registry = None
+    if section.has("registry"):
+        registry = read_registry(section.get("registry"), section.child("registry"))
+        if registry is not None and image.startswith(f"{registry.server}/"):
+            raise DeployConfigError(
+                f"{section.child('image')}: the accessory's registry adds {registry.server}/ "
+                f"itself; write the image without it (got {describe(image)})"
+            )
+    files: tuple[AccessoryFile, ...] = ()
+    if section.has("files"):
+        files = read_files(section.get("files"), section.child("files"), root)
+        _check_mount_points(section, files, directories, volumes)
+    route = None
+    if section.has("proxy"):
+        route = _route(section, ports=((port,) if port else ()) + published)
     return AccessoryConfig(
         name=name,
         image=image,
@@ -120,7 +177,31 @@ def _accessory(name: str, value: object, roles: Sequence[RoleConfig]) -> Accesso
         else (),
         roles=accessory_roles,
         ports=((port,) if port else ()) + published,
+        files=files,
+        service=_docker_name(section, "service") if section.has("service") else None,
+        network=_docker_name(section, "network") if section.has("network") else None,
+        registry=registry,
+        proxy=route,
     )
+
+
+def _route(section: Section, ports: tuple[str, ...]) -> ProxyConfig:
+    """Kamal's accessory `proxy`: a route of its own, not merged with the top-level one."""
+    path = section.child("proxy")
+    value = section.get("proxy")
+    if not isinstance(value, Mapping):
+        raise DeployConfigError(f"{path}: must be a mapping (got {describe(value)})")
+    if ports:
+        raise DeployConfigError(
+            f"{path}: a proxied accessory publishes no host port, kamal-proxy serves it; remove "
+            f"port and options/publish (got {', '.join(ports)})"
+        )
+    if section.has("network"):
+        raise DeployConfigError(
+            f"{path}: kamal-proxy reaches containers on fleetform's network only; remove network "
+            f"(got {describe(section.get('network'))})"
+        )
+    return read_route(value, path)
 
 
 def _accessory_roles(
@@ -152,24 +233,18 @@ def _accessory_roles(
     return tuple(names), tuple(hosts)
 
 
-def _directory(value: object, path: str) -> tuple[str, str]:
-    if isinstance(value, Mapping):
-        raise DeployConfigError(
-            f"{path}: the mapping form of directories is not supported yet by fleetform "
-            f"(got {describe(value)})"
-        )
-    spec = string_value(value, path)
-    parts = spec.split(":")
-    if len(parts) == 3:
-        raise DeployConfigError(
-            f"{path}: mount options on directories are not supported yet by fleetform "
-            f"(got {describe(spec)})"
-        )
-    if (
-        len(parts) != 2
-        or not parts[0]
-        or not parts[1].startswith("/")
-        or ".." in parts[0].split("/")
-    ):
-        raise DeployConfigError(f"{path}: must be host-dir:/container/path (got {describe(spec)})")
-    return parts[0], parts[1]
+def _check_mount_points(
+    section: Section,
+    files: tuple[AccessoryFile, ...],
+    directories: tuple[DirectoryMount, ...],
+    volumes: tuple[str, ...],
+) -> None:
+    """Docker refuses two mounts on one container path; say which entries clash before a deploy."""
+    taken = {d.remote: f"directories/{i}" for i, d in enumerate(directories)}
+    taken.update({v.split(":")[1]: f"volumes/{i}" for i, v in enumerate(volumes)})
+    for index, file in enumerate(files):
+        if file.remote in taken:
+            raise DeployConfigError(
+                f"{section.child('files')}/{index}: {file.remote} is already mounted by "
+                f"{section.child(taken[file.remote])}"
+            )

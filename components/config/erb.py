@@ -53,8 +53,13 @@ def _value(tag: str, environ: Mapping[str, str], where: str) -> str:
     return default
 
 
-def render_erb(text: str, *, source: str, environ: Mapping[str, str]) -> str:
-    """`text` with every supported tag replaced by its value; `source` names the file in errors."""
+def render_erb(
+    text: str, *, source: str, environ: Mapping[str, str], multiline_values: bool = False
+) -> str:
+    """`text` with every supported tag replaced by its value; `source` names the file in errors.
+
+    `multiline_values` lets a value span lines: right for a file's content, never for YAML.
+    """
     parts: list[str] = []
     position = 0
     while (start := text.find("<%", position)) >= 0:
@@ -68,7 +73,7 @@ def render_erb(text: str, *, source: str, environ: Mapping[str, str]) -> str:
             )
         tag = text[start : end + 2]
         value = _value(tag, environ, where)
-        if "\n" in value or "\r" in value:
+        if not multiline_values and ("\n" in value or "\r" in value):
             raise DeployConfigError(
                 f"{where}: {tag.removeprefix('<%=').removesuffix('%>').strip()}: the value spans "
                 f"several lines, which would change the YAML around it"

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from components.config.accessories import read_accessories
+from components.config.accessory_mounts import project_root
 from components.config.container_settings import (
     read_env,
     read_env_tags,
@@ -203,7 +204,7 @@ def parse_config(
         builder=builder,
         registry=read_registry(section.get("registry")),
         env=env,
-        accessories=read_accessories(section.get("accessories"), roles),
+        accessories=read_accessories(section.get("accessories"), roles, project_root(source)),
         ssh=read_ssh(section.get("ssh")),
         boot=read_boot(section.get("boot")),
         volumes=volumes,

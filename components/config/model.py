@@ -253,6 +253,46 @@ class RoleConfig:
 
 
 @dataclass(frozen=True)
+class DirectoryMount:
+    """An accessory `directories` entry: a host directory created before the run and mounted."""
+
+    local: str
+    """The host directory as written (relative ones live in the accessory's host directory)."""
+    remote: str
+    """The absolute path inside the container."""
+    options: str | None = None
+    """Docker mount options (`ro`, `z`, `ro,Z`), comma-separated."""
+    mode: str | None = None
+    """Octal mode set on the host directory (`0750`), or None to leave it."""
+    owner: str | None = None
+    """`user`, `user:group` or numeric ids set on the host directory, or None to leave it."""
+
+
+@dataclass(frozen=True)
+class AccessoryFile:
+    """An accessory `files` entry: a local file uploaded to the host and mounted in the container.
+
+    Only the path is here; the content (often a password) is read and sent at deploy time.
+    """
+
+    local: str
+    """The local path as written in the deploy file."""
+    source: str
+    """The absolute path of the local file (relative ones from the project root)."""
+    remote: str
+    """The absolute path inside the container."""
+    mode: str = "755"
+    """Octal mode of the uploaded file; Kamal's default is 755."""
+    owner: str | None = None
+    options: str | None = None
+
+    @property
+    def template(self) -> bool:
+        """Kamal renders files whose name ends in `erb` before uploading them."""
+        return self.local.endswith("erb")
+
+
+@dataclass(frozen=True)
 class AccessoryConfig:
     """One accessory (`accessories.<name>`): a service with its own image on its own hosts."""
 
@@ -267,14 +307,23 @@ class AccessoryConfig:
     cmd: str | None = None
     env: EnvConfig = field(default_factory=EnvConfig)
     volumes: tuple[str, ...] = ()
-    directories: Pairs = ()
-    """(host dir, container path) as written; the plan resolves relative host dirs."""
+    directories: tuple[DirectoryMount, ...] = ()
+    """As written; the plan resolves relative host dirs."""
     options: Options = ()
     labels: Pairs = ()
     roles: tuple[str, ...] = ()
     """The roles the hosts came from, when placed with `roles`."""
     ports: tuple[str, ...] = ()
     """`port` followed by any `options.publish`, all normalised."""
+    files: tuple[AccessoryFile, ...] = ()
+    service: str | None = None
+    """Kamal's `service`: the container name instead of `<service>-<accessory>`."""
+    network: str | None = None
+    """The Docker network to attach to instead of fleetform's own; it must already exist."""
+    registry: RegistryConfig | None = None
+    """The registry the image is pulled from, with its own login (the image is prefixed)."""
+    proxy: ProxyConfig | None = None
+    """The route kamal-proxy serves the accessory on (Kamal's accessory `proxy`), or None."""
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -17,9 +18,11 @@ from components.config import (
     Options,
     Pairs,
     ProxyConfig,
+    RegistryConfig,
     RoleConfig,
     describe,
 )
+from components.config.model import AccessoryFile, DirectoryMount
 from components.errors import PlanError
 
 from components.plan.hosts import arches_of, host_declarations
@@ -29,7 +32,9 @@ from components.plan.model import (
     Placement,
     ProxyPlacement,
     Plan,
+    file_json,
     platform_of,
+    registry_json,
     route_json,
 )
 
@@ -133,12 +138,16 @@ def _check_routes(host: str, proxied: Sequence[Placement]) -> None:
     claimed: dict[str, str] = {}
     for placement in proxied:
         assert placement.proxy is not None
+        this = f"{placement.kind} {placement.name}"
         for name in placement.proxy.hosts or ("*",):
-            other = claimed.setdefault(name, placement.name)
-            if other != placement.name:
+            other = claimed.setdefault(name, this)
+            if other != this:
                 what = "every host name" if name == "*" else f"host {name}"
+                both = f"{other} and {this}"
+                if other.startswith("role ") and this.startswith("role "):
+                    both = f"roles {other.removeprefix('role ')} and {placement.name}"
                 raise PlanError(
-                    f"{host}: roles {other} and {placement.name} would both serve {what} through "
+                    f"{host}: {both} would both serve {what} through "
                     f"kamal-proxy; give each its own proxy/host"
                 )
 
@@ -239,20 +248,26 @@ def _accessory_placement(
     destination: str | None,
     scope: str | None,
 ) -> Placement:
-    container = _scoped(f"{config.service}-{accessory.name}", scope)
+    container = _scoped(accessory.service or f"{config.service}-{accessory.name}", scope)
     labels: list[tuple[str, str]] = [("service", config.service), ("accessory", accessory.name)]
     if destination is not None:
         labels.append(("destination", destination))
     # `~` is the SSH user's real home on the host, whoever that user is (scripts expand it).
     directories = tuple(
-        (local if local.startswith("/") else f"~/{container}/{local}", remote)
-        for local, remote in accessory.directories
+        dataclasses.replace(
+            directory,
+            local=directory.local
+            if directory.local.startswith("/")
+            else f"~/{container}/{directory.local}",
+        )
+        for directory in accessory.directories
     )
+    registry = accessory.registry
     return _placement(
         host=host,
         kind="accessory",
         name=accessory.name,
-        image=accessory.image,
+        image=f"{registry.server}/{accessory.image}" if registry else accessory.image,
         arch=accessory.arch or host_arch,
         container=container,
         cmd=accessory.cmd,
@@ -263,6 +278,10 @@ def _accessory_placement(
         directories=directories,
         labels=(*labels, *sorted(accessory.labels)),
         options=accessory.options,
+        files=accessory.files,
+        network=accessory.network,
+        registry=registry,
+        proxy=accessory.proxy,
     )
 
 
@@ -279,19 +298,29 @@ def _placement(
     env_secret: tuple[str, ...],
     ports: tuple[str, ...],
     volumes: tuple[str, ...],
-    directories: Pairs,
+    directories: tuple[DirectoryMount, ...],
     labels: Pairs,
     options: Options,
     proxy: ProxyConfig | None = None,
+    files: tuple[AccessoryFile, ...] = (),
+    network: str | None = None,
+    registry: RegistryConfig | None = None,
 ) -> Placement:
     platform = platform_of(arch)
     # Hashed in file order: reordering env in the file replaces the container, which is harmless,
     # while a canonical sort could hide a real change in the order of repeated docker options.
     shape: list[Any] = [kind, name, image, platform, container, cmd, env_clear, env_secret, ports, volumes,
-             directories, labels, options]  # fmt: skip
+             [_directory_shape(d) for d in directories], labels, options]  # fmt: skip
     if proxy is not None:
         # Only proxied placements hash their route: unproxied ones keep the hashes they had.
         shape.append(route_json(proxy))
+    # Likewise for the accessory keys; a file's content is covered by the container's version.
+    if files:
+        shape.append([file_json(file) for file in files])
+    if network is not None:
+        shape.append(["network", network])
+    if registry is not None:
+        shape.append(registry_json(registry))
     config_hash = hashlib.sha256(
         json.dumps(shape, separators=(",", ":"), ensure_ascii=False).encode()
     ).hexdigest()
@@ -313,4 +342,13 @@ def _placement(
         options=options,
         config_hash=config_hash,
         proxy=proxy,
+        files=files,
+        network=network,
+        registry=registry,
     )
+
+
+def _directory_shape(directory: DirectoryMount) -> list[str | None]:
+    """[host dir, container path] as before; options, mode and owner only when one is set."""
+    extra = [directory.options, directory.mode, directory.owner]
+    return [directory.local, directory.remote, *(extra if any(extra) else [])]

@@ -17,6 +17,8 @@ from components.config import (
     SshConfig,
 )
 
+from components.config.model import AccessoryFile, DirectoryMount
+
 Kind = Literal["role", "accessory"]
 
 
@@ -60,8 +62,8 @@ class Placement:
     """Normalised `docker -p` specs, e.g. `6379:6379` or `127.0.0.1:6379:6379`."""
     volumes: tuple[str, ...]
     """`docker -v` specs; accessory `directories` are not repeated here."""
-    directories: Pairs
-    """Accessories only: (absolute host dir, container path), created on the host before run."""
+    directories: tuple[DirectoryMount, ...]
+    """Accessories only: `local` is the host dir (`~/...` or absolute), created before the run."""
     labels: Pairs
     options: Options
     """Docker long options without `--`; a None value is a flag."""
@@ -69,6 +71,12 @@ class Placement:
     """sha256 over every field above except `host`: a trigger that replaces only this container."""
     proxy: ProxyConfig | None = None
     """Roles only: the route kamal-proxy serves this container on, or None (not proxied)."""
+    files: tuple[AccessoryFile, ...] = ()
+    """Accessories only: files uploaded for each version and mounted (content read at deploy)."""
+    network: str | None = None
+    """Accessories only: the existing Docker network to attach to instead of fleetform's."""
+    registry: RegistryConfig | None = None
+    """Accessories only: the registry `image` is pulled from, logged in to on its own."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -84,14 +92,50 @@ class Placement:
             "ports": list(self.ports),
             "volumes": list(self.volumes),
             "directories": [
-                {"host": host_path, "container": container_path}
-                for host_path, container_path in self.directories
+                {"host": d.local, "container": d.remote}
+                | {
+                    k: v
+                    for k, v in (("options", d.options), ("mode", d.mode), ("owner", d.owner))
+                    if v
+                }
+                for d in self.directories
             ],
             "labels": dict(self.labels),
             "options": [[key, value] for key, value in self.options],
             "config_hash": self.config_hash,
             "proxy": route_json(self.proxy) if self.proxy is not None else None,
+            **self._accessory_json(),
         }
+
+    def _accessory_json(self) -> dict[str, Any]:
+        """Keys only accessories using them have, so other placements' JSON stays as it was."""
+        extra: dict[str, Any] = {}
+        if self.files:
+            extra["files"] = [file_json(file) for file in self.files]
+        if self.network is not None:
+            extra["network"] = self.network
+        if self.registry is not None:
+            extra["registry"] = registry_json(self.registry)
+        return extra
+
+
+def file_json(file: AccessoryFile) -> dict[str, Any]:
+    """An uploaded file as plans show it: where from and to, never its content."""
+    return {
+        "local": file.local,
+        "container": file.remote,
+        "mode": file.mode,
+        "owner": file.owner,
+        "options": file.options,
+    }
+
+
+def registry_json(registry: RegistryConfig) -> dict[str, Any]:
+    return {
+        "server": registry.server,
+        "username": registry.username,
+        "password_secret": registry.password_secret,
+    }
 
 
 def route_json(route: ProxyConfig) -> dict[str, Any]:

@@ -215,7 +215,10 @@ def test_accessory_volumes_and_directories_are_kept() -> None:
     )
     db = config.accessory("db")
     assert db.volumes == ("/srv/conf:/etc/postgresql:ro", "pgsock:/run/postgresql:rw,z")
-    assert db.directories == (("data", "/var/lib/postgresql/data"), ("/srv/logs", "/logs"))
+    assert [(d.local, d.remote) for d in db.directories] == [
+        ("data", "/var/lib/postgresql/data"),
+        ("/srv/logs", "/logs"),
+    ]
 
 
 def test_registry_password_forms() -> None:

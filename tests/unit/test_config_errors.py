@@ -454,15 +454,15 @@ def test_accessory_keys_not_supported_yet(key: str) -> None:
 
 def test_accessory_placement_keys() -> None:
     assert_config_error(
-        "accessories/redis: must set exactly one of host, hosts or roles",
+        "accessories/redis: must set exactly one of host, hosts, role or roles",
         accessories=redis(host=DELETE),
     )
     assert_config_error(
-        "accessories/redis: must set exactly one of host, hosts or roles (got host, roles)",
+        "accessories/redis: must set exactly one of host, hosts, role or roles (got host, roles)",
         accessories=redis(roles=["web"]),
     )
     assert_config_error(
-        "accessories/redis: must set exactly one of host, hosts or roles (got host, hosts, roles)",
+        "accessories/redis: must set exactly one of host, hosts, role or roles (got host, hosts, roles)",
         accessories=redis(hosts=["10.0.0.5"], roles=["web"]),
     )
 
@@ -559,17 +559,9 @@ def test_accessory_volumes(volume: object, message: str) -> None:
 @pytest.mark.parametrize(
     ("directory", "message"),
     [
-        ("data", "must be host-dir:/container/path (got 'data')"),
-        ("data:data", "must be host-dir:/container/path (got 'data:data')"),
-        ("../data:/data", "must be host-dir:/container/path (got '../data:/data')"),
-        (
-            "data:/data:z",
-            "mount options on directories are not supported yet by fleetform (got 'data:/data:z')",
-        ),
-        (
-            {"local": "data", "remote": "/data"},
-            "the mapping form of directories is not supported yet by fleetform (got a mapping)",
-        ),
+        ("data", "must be host-dir:/container/path[:options] (got 'data')"),
+        ("data:data", "must be host-dir:/container/path[:options] (got 'data:data')"),
+        ("../data:/data", "must be host-dir:/container/path[:options] (got '../data:/data')"),
     ],
 )
 def test_accessory_directories(directory: object, message: str) -> None:

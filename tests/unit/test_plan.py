@@ -9,6 +9,7 @@ import pytest
 from components.config import deep_merge, parse_config
 from components.errors import PlanError
 from components.plan import Placement, build_plan, host_arches
+from components.config.model import DirectoryMount
 from tests.unit.support import config_with, parse, plan
 
 SEED: dict[str, Any] = {
@@ -93,13 +94,13 @@ def test_host_arch_comes_from_whatever_is_declared_on_it() -> None:
 def test_relative_directories_resolve_under_the_ssh_users_home() -> None:
     # `~` is expanded on the host, to whatever home the SSH user really has.
     assert only(plan(**SEED).accessory_placements("db")).directories == (
-        ("~/hello-db/data", "/data"),
+        DirectoryMount("~/hello-db/data", "/data"),
     )
     config = seed(ssh={"user": "deploy"})
     config["accessories"]["db"]["directories"] = ["data:/data", "/srv/pg:/pg"]
     assert only(build_plan(parse_config(config)).accessory_placements("db")).directories == (
-        ("~/hello-db/data", "/data"),
-        ("/srv/pg", "/pg"),
+        DirectoryMount("~/hello-db/data", "/data"),
+        DirectoryMount("/srv/pg", "/pg"),
     )
 
 
@@ -107,7 +108,9 @@ def test_a_scope_keeps_two_stacks_containers_and_data_apart() -> None:
     config = parse_config(seed())
     dev = build_plan(config, scope="dev")
     assert only(dev.accessory_placements("db")).container == "hello-db-dev"
-    assert only(dev.accessory_placements("db")).directories == (("~/hello-db-dev/data", "/data"),)
+    assert only(dev.accessory_placements("db")).directories == (
+        DirectoryMount("~/hello-db-dev/data", "/data"),
+    )
     assert {p.container for p in dev.role_placements("web")} == {"hello-web-dev"}
     # A stack named like its destination is not named twice.
     staging = build_plan(config, destination="staging", scope="staging")

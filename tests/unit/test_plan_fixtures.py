@@ -17,6 +17,7 @@ import yaml
 
 from components.config import load_config
 from components.plan import Plan, build_plan
+from components.config.model import DirectoryMount
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 # deploy_<feature>.yml, but not destination files such as deploy_<feature>.staging.yml.
@@ -67,7 +68,7 @@ def test_seed_fleet_never_puts_the_app_image_on_the_redis_host() -> None:
     db = plan.accessory_placements("db")[0]
     assert (db.platform, db.directories) == (
         "linux/arm64",
-        (("~/hello-db/data", "/var/lib/postgresql/data"),),
+        (DirectoryMount("~/hello-db/data", "/var/lib/postgresql/data"),),
     )
 
 
