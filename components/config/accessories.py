@@ -43,15 +43,12 @@ ACCESSORY_KEYS = frozenset(
     {
         "image", "arch", "host", "hosts", "role", "roles", "port", "cmd", "env", "volumes",
         "directories", "options", "labels", "files", "service", "network", "registry", "proxy",
+        "tag", "tags",
     }
 )  # fmt: skip
 
-_NO_HOST_TAGS = "hosts in servers cannot carry tags in fleetform yet, so no host has a tag"
-ACCESSORY_NOT_YET: Mapping[str, str] = {
-    "tag": _NO_HOST_TAGS,
-    "tags": _NO_HOST_TAGS,
-}
-PLACED_BY = ("host", "hosts", "role", "roles")
+ACCESSORY_NOT_YET: Mapping[str, str] = {}
+PLACED_BY = ("host", "hosts", "role", "roles", "tag", "tags")
 # Docker's own rule for container and network names.
 _DOCKER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -99,7 +96,9 @@ def _accessory(
     placed_by = [key for key in PLACED_BY if section.has(key)]
     if len(placed_by) != 1:
         got = f" (got {', '.join(placed_by)})" if placed_by else ""
-        raise DeployConfigError(f"{path}: must set exactly one of host, hosts, role or roles{got}")
+        raise DeployConfigError(
+            f"{path}: must set exactly one of host, hosts, role, roles, tag or tags{got}"
+        )
     hosts: tuple[str, ...]
     accessory_roles: tuple[str, ...] = ()
     if section.has("host"):
@@ -120,10 +119,21 @@ def _accessory(
                 f"(got {describe(role)}; roles are {', '.join(known)})"
             )
         accessory_roles, hosts = (role,), known[role].hosts
-    else:
+    elif section.has("roles"):
         accessory_roles, hosts = _accessory_roles(
             section.get("roles"), section.child("roles"), roles
         )
+    elif section.has("tag"):
+        tag = section.get("tag")
+        if not isinstance(tag, str):
+            raise DeployConfigError(
+                f"{section.child('tag')}: must be one tag; use tags for a list "
+                f"(got {describe(tag)})"
+            )
+        hosts = _tagged_hosts((tag,), section.child("tag"), roles)
+    else:
+        tags = string_list(section.get("tags"), section.child("tags"))
+        hosts = _tagged_hosts(tags, section.child("tags"), roles)
     arch = (
         normalise_arch(section.get("arch"), section.child("arch")) if section.has("arch") else None
     )
@@ -202,6 +212,24 @@ def _route(section: Section, ports: tuple[str, ...]) -> ProxyConfig:
             f"(got {describe(section.get('network'))})"
         )
     return read_route(value, path)
+
+
+def _tagged_hosts(tags: Sequence[str], path: str, roles: Sequence[RoleConfig]) -> tuple[str, ...]:
+    """Kamal's tag placement: every host in servers that carries one of `tags`, in file order."""
+    if len(set(tags)) != len(tags):
+        raise DeployConfigError(f"{path}: duplicate tag (got {', '.join(tags)})")
+    hosts = {
+        host: None
+        for role in roles
+        for host in role.hosts
+        if any(tag in role.tags_of(host) for tag in tags)
+    }
+    if not hosts:
+        raise DeployConfigError(
+            f"{path}: no host in servers carries this tag, so the accessory would run nowhere "
+            f"(got {', '.join(tags) or 'no tags'})"
+        )
+    return tuple(hosts)
 
 
 def _accessory_roles(

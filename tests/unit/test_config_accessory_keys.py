@@ -10,7 +10,7 @@ import pytest
 
 from components import docker_scripts
 from components.accessory_uploads import read_source, rendered, upload_lines
-from components.config import ACCESSORY_NOT_YET, parse_config
+from components.config import parse_config
 from components.config.accessory_mounts import project_root
 from components.config.model import AccessoryFile, DirectoryMount
 from components.errors import DeployConfigError, PlanError
@@ -400,7 +400,8 @@ def test_role_places_the_accessory_on_the_roles_hosts() -> None:
         accessories=redis(host=DELETE, role=["web"]),
     )
     assert_config_error(
-        "accessories/redis: must set exactly one of host, hosts, role or roles (got host, role)",
+        "accessories/redis: must set exactly one of host, hosts, role, roles, tag or tags "
+        "(got host, role)",
         accessories=redis(role="web"),
     )
 
@@ -433,14 +434,44 @@ def test_bad_accessory_registries() -> None:
     )
 
 
-@pytest.mark.parametrize("key", ["tag", "tags"])
-def test_keys_still_refused_say_why(key: str) -> None:
+TAGGED_SERVERS = {
+    "web": ["10.0.0.1", {"10.0.0.2": "db"}],
+    "jobs": {"hosts": [{"10.0.0.3": ["db", "reader"]}, "10.0.0.4"]},
+}
+
+
+def test_tag_places_the_accessory_on_every_host_carrying_it() -> None:
+    config = parse(servers=TAGGED_SERVERS, accessories=redis(host=DELETE, tag="db"))
+    assert config.accessory("redis").hosts == ("10.0.0.2", "10.0.0.3")
+    config = parse(servers=TAGGED_SERVERS, accessories=redis(host=DELETE, tags=["reader"]))
+    assert config.accessory("redis").hosts == ("10.0.0.3",)
+    planned = build_plan(parse(servers=TAGGED_SERVERS, accessories=redis(host=DELETE, tag="db")))
+    assert [p.host for p in planned.accessory_placements("redis")] == ["10.0.0.2", "10.0.0.3"]
+
+
+def test_tag_errors() -> None:
     assert_config_error(
-        f"accessories/redis/{key}: not supported by fleetform: {ACCESSORY_NOT_YET[key]} "
-        "(got 'x')",
-        accessories=redis(**{key: "x"}),
+        "accessories/redis/tag: no host in servers carries this tag, so the accessory would run "
+        "nowhere (got writer)",
+        servers=TAGGED_SERVERS,
+        accessories=redis(host=DELETE, tag="writer"),
     )
-    assert "yet" in ACCESSORY_NOT_YET[key] and ACCESSORY_NOT_YET[key] != "not supported yet"
+    assert_config_error(
+        "accessories/redis/tag: must be one tag; use tags for a list (got a list)",
+        servers=TAGGED_SERVERS,
+        accessories=redis(host=DELETE, tag=["db"]),
+    )
+    assert_config_error(
+        "accessories/redis/tags: duplicate tag (got db, db)",
+        servers=TAGGED_SERVERS,
+        accessories=redis(host=DELETE, tags=["db", "db"]),
+    )
+    assert_config_error(
+        "accessories/redis: must set exactly one of host, hosts, role, roles, tag or tags "
+        "(got host, tag)",
+        servers=TAGGED_SERVERS,
+        accessories=redis(tag="db"),
+    )
 
 
 # --- proxy ---------------------------------------------------------------------------------------

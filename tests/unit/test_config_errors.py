@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 
 from components.config import (
-    ACCESSORY_NOT_YET,
     BUILDER_NOT_YET,
     ROLE_NOT_YET,
     SSH_NOT_YET,
@@ -444,25 +443,17 @@ def test_accessory_unknown_key() -> None:
     assert_config_error("accessories/redis: unknown key 'prot'", accessories=redis(prot="6379"))
 
 
-@pytest.mark.parametrize("key", sorted(ACCESSORY_NOT_YET))
-def test_accessory_keys_not_supported_yet(key: str) -> None:
-    assert_config_error(
-        f"accessories/redis/{key}: not supported by fleetform: {ACCESSORY_NOT_YET[key]} (got a list)",
-        accessories=redis(**{key: ["x"]}),
-    )
-
-
 def test_accessory_placement_keys() -> None:
     assert_config_error(
-        "accessories/redis: must set exactly one of host, hosts, role or roles",
+        "accessories/redis: must set exactly one of host, hosts, role, roles, tag or tags",
         accessories=redis(host=DELETE),
     )
     assert_config_error(
-        "accessories/redis: must set exactly one of host, hosts, role or roles (got host, roles)",
+        "accessories/redis: must set exactly one of host, hosts, role, roles, tag or tags (got host, roles)",
         accessories=redis(roles=["web"]),
     )
     assert_config_error(
-        "accessories/redis: must set exactly one of host, hosts, role or roles (got host, hosts, roles)",
+        "accessories/redis: must set exactly one of host, hosts, role, roles, tag or tags (got host, hosts, roles)",
         accessories=redis(hosts=["10.0.0.5"], roles=["web"]),
     )
 

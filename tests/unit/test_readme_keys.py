@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from components import config
-from components.config import builder, container_settings
+from components.config import accessory_mounts, builder, container_settings
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 _ROW = re.compile(
@@ -24,6 +24,8 @@ SECTIONS: tuple[tuple[str, frozenset[str], Mapping[str, str]], ...] = (
     ("", config.TOP_LEVEL_KEYS, config.TOP_LEVEL_NOT_YET),
     ("servers/ROLE/", config.ROLE_KEYS, config.ROLE_NOT_YET),
     ("accessories/NAME/", config.ACCESSORY_KEYS, config.ACCESSORY_NOT_YET),
+    ("accessories/NAME/files/", accessory_mounts.MOUNT_KEYS, {}),
+    ("accessories/NAME/directories/", accessory_mounts.MOUNT_KEYS, {}),
     ("builder/", config.BUILDER_KEYS, config.BUILDER_NOT_YET),
     ("builder/cache/", builder.CACHE_KEYS, {}),
     ("registry/", config.REGISTRY_KEYS, {}),
