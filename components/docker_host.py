@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components import docker_scripts
-from components.remote_command import SshConnection, host_command
+from components.remote_command import JumpHost, SshConnection, host_command
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,8 @@ class DockerHostArgs:
     """The stack's secret HMAC key (fleetform:versionKey)."""
     command_timeout: int = 300
     registry: RegistryLogin | None = None
+    jump: JumpHost | None = None
+    """The jump host (deploy.yml's ssh/proxy) every connection to this host goes through."""
 
 
 class DockerHost(pulumi.ComponentResource):
@@ -80,6 +82,7 @@ class DockerHost(pulumi.ComponentResource):
             private_key=args.private_key,
             host_key=args.host_key,
             command_timeout=args.command_timeout,
+            jump=args.jump,
         )
         self.docker_config = f"{docker_scripts.STATE_DIR}/{args.stack}/docker"
         child = pulumi.ResourceOptions(parent=self)

@@ -67,12 +67,27 @@ class BuilderConfig:
 
 
 @dataclass(frozen=True)
+class JumpHostConfig:
+    """Kamal's `ssh/proxy`: the one host every SSH connection goes through (`[user@]host[:port]`)."""
+
+    host: str
+    user: str = "root"
+    """Kamal's default for the jump host is `root`, not `ssh/user`."""
+    port: int = 22
+
+
+@dataclass(frozen=True)
 class SshConfig:
     """How fleetform reaches every host."""
 
     user: str = "root"
     port: int = 22
     keys: tuple[str, ...] = ()
+    proxy: JumpHostConfig | None = None
+    keys_only: bool | None = None
+    """Kamal's `keys_only`; None when the file does not say (Net::SSH's default, false)."""
+    key_data: tuple[str, ...] = field(default=(), repr=False)
+    """Raw private keys from the file (Kamal's `key_data`); never printed, never in the plan."""
 
 
 @dataclass(frozen=True)
