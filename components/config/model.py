@@ -46,8 +46,11 @@ class RegistryConfig:
     server: str
     """Registry host[:port], e.g. `10.203.0.1:5000`; `docker.io` when the file names none."""
     username: str
+    """The user name as written; empty when it is a secret (`username_secret`)."""
     password_secret: str
     """Name of the secret that holds the password (Kamal's `password: [NAME]`)."""
+    username_secret: str | None = None
+    """Name of the secret that holds the user name (Kamal's `username: [NAME]`), if it is one."""
 
 
 @dataclass(frozen=True)

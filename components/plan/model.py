@@ -249,6 +249,8 @@ class Plan:
                 "username": self.registry.username,
                 "password_secret": self.registry.password_secret,
             }
+            if self.registry.username_secret is not None:
+                registry["username_secret"] = self.registry.username_secret
         return {
             "service": self.service,
             "destination": self.destination,
