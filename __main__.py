@@ -47,6 +47,11 @@ def main() -> None:
             server=plan.registry.server,
             username=plan.registry.username,
             password=config.require_secret(plan.registry.password_secret),
+            secret_username=(
+                config.require_secret(plan.registry.username_secret)
+                if plan.registry.username_secret is not None
+                else None
+            ),
         )
     secret_env = {name: config.require_secret(name) for name in secret_names}
 

@@ -19,17 +19,31 @@ class RegistryLogin:
     server: str
     username: str
     password: pulumi.Output[str]
+    secret_username: pulumi.Output[str] | None = None
+    """The user name when deploy.yml names it as a secret; then `username` is empty."""
+
+    def user(self) -> pulumi.Input[str]:
+        return self.secret_username if self.secret_username is not None else self.username
+
+    def stdin(self) -> pulumi.Output[str]:
+        """What the login script reads: the password, after the user name if that is secret."""
+        if self.secret_username is None:
+            return self.password
+        return pulumi.Output.all(self.secret_username, self.password).apply(
+            lambda values: f"{values[0]}\n{values[1]}"
+        )
 
     def token(self, key: pulumi.Output[str]) -> pulumi.Output[str]:
         """A keyed hash of the credentials: marks a login on a host as this stack's current one.
 
-        Keyed with the stack's secret, it reveals nothing about the password, so it may be shown.
+        Keyed with the stack's secret, it reveals nothing about the credentials, so it may be shown.
         """
-        material = f"{self.server}\n{self.username}\n"
         return pulumi.Output.unsecret(
-            pulumi.Output.all(key, self.password).apply(
+            pulumi.Output.all(key, self.user(), self.password).apply(
                 lambda values: hmac.new(
-                    values[0].encode(), (material + values[1]).encode(), hashlib.sha256
+                    values[0].encode(),
+                    f"{self.server}\n{values[1]}\n{values[2]}".encode(),
+                    hashlib.sha256,
                 ).hexdigest()[:16]
             )
         )
@@ -113,7 +127,10 @@ class DockerHost(pulumi.ComponentResource):
                 connection=self.connection,
                 create=token.apply(
                     lambda token: docker_scripts.login_script(
-                        registry.server, registry.username, self.docker_config, token
+                        registry.server,
+                        None if registry.secret_username is not None else registry.username,
+                        self.docker_config,
+                        token,
                     )
                 ),
                 delete=token.apply(
@@ -121,7 +138,7 @@ class DockerHost(pulumi.ComponentResource):
                         registry.server, self.docker_config, token
                     )
                 ),
-                stdin=registry.password,
+                stdin=registry.stdin(),
                 opts=after_probe,
             )
             self.ready.append(login)

@@ -9,7 +9,6 @@ from components.config.model import JumpHostConfig, SshConfig
 from components.config.values import (
     Section,
     describe,
-    list_value,
     string_list,
     string_value,
     whole_number,
@@ -68,7 +67,12 @@ def read_jump_host(value: object) -> JumpHostConfig:
 
 def _key_data(value: object) -> tuple[str, ...]:
     # Error messages never show these values: each one is a private key.
-    items = list_value(value, "ssh/key_data")
+    if not isinstance(value, list):
+        raise DeployConfigError(
+            "ssh/key_data: must be a list of one private key (got a value that is not a list; "
+            "it is not shown)"
+        )
+    items = value
     if len(items) != 1:
         raise DeployConfigError(
             f"ssh/key_data: fleetform logs in with one private key; list one (got {len(items)})"

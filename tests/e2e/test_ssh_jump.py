@@ -1,4 +1,4 @@
-"""ssh/proxy and ssh/key_data end to end: h1 is the jump host for h2 and h3.
+"""ssh/proxy, ssh/key_data and a secret registry user name end to end: h1 is the jump host.
 
 The stack logs in with the key written into the deploy file (`key_data`) instead of a stack
 setting, and reaches h2 and h3 only through h1: their sshd logs (kept by the fleet on this
@@ -38,7 +38,8 @@ def jump_config() -> dict[str, Any]:
         "image": "fleetform/busybox",
         "registry": {
             "server": inv["registry"],
-            "username": inv["registry_user"],
+            # A secret user name: logged in from stdin, never on a command line.
+            "username": ["REGISTRY_USER"],
             "password": ["REGISTRY_PASSWORD"],
         },
         "builder": {"arch": "arm64"},
@@ -91,6 +92,9 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[OpsStac
     try:
         # The key comes from the deploy file alone.
         stack.stack.remove_config("fleetform:sshPrivateKeyPath")
+        stack.stack.set_config(
+            "fleetform:REGISTRY_USER", auto.ConfigValue(inventory()["registry_user"], secret=True)
+        )
         sizes = log_sizes()
         stack.up()
         yield stack, logins_since(sizes)
