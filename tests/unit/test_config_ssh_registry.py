@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -16,10 +17,12 @@ import pytest
 
 from components import docker_scripts
 from components.config.model import JumpHostConfig
+from components.day2.ssh_session import SshAccess
 from components.config.registry import LOCAL_REGISTRY_REASON
 from components.config.ssh import CONFIG_REASON, SSH_NOT_YET
 from components.host_key_check import PinnedHost, hosts_to_scan
 from tests.unit.support import assert_config_error, parse, plan
+from tests.unit.test_day2_ssh_session import FakeReader, public_key
 
 KEY = (
     "-----BEGIN OPENSSH PRIVATE KEY-----\n"
@@ -253,3 +256,61 @@ def test_wrong_credentials_fail_and_store_nothing(tmp_path: Path) -> None:
     assert done.returncode != 0
     assert "r:5000: registry login failed" in done.stderr
     assert not (tmp_path / ".fleetform" / "dev" / "docker" / "config.json").exists()
+
+
+# --- day-2 sessions through the jump host, with key_data and keys_only -------------------------
+
+
+def _session_argv(tmp_path: Path, ssh: str) -> tuple[list[str], dict[str, str]]:
+    deploy = tmp_path / "deploy.yml"
+    deploy.write_text(
+        "service: app\nimage: org/app\nbuilder:\n  arch: arm64\n"
+        f"servers:\n  web:\n    hosts: [10.0.0.1]\nssh:\n{ssh}"
+    )
+    pins = {"10.0.0.1": public_key(1), "[bastion]:2200": public_key(7)}
+    reader = FakeReader({"deployFile": str(deploy), "hostKeys": json.dumps(pins)})
+    with SshAccess(reader, ["10.0.0.1"]) as access:  # type: ignore[arg-type]
+        argv = access.argv("10.0.0.1", "true")
+        key_file = Path(argv[argv.index("-i") + 1])
+        files = {
+            "key": key_file.read_text(),
+            "known_hosts": (key_file.parent / "known_hosts").read_text(),
+        }
+    return argv, files
+
+
+def test_day2_goes_through_the_jump_host_with_the_same_pins_and_key(tmp_path: Path) -> None:
+    block = "".join(f"      {line}\n" for line in KEY.splitlines())
+    argv, files = _session_argv(
+        tmp_path, f"  proxy: app@bastion:2200\n  key_data:\n    - |\n{block}"
+    )
+    assert files["key"] == KEY
+    assert files["known_hosts"] == f"10.0.0.1 {public_key(1)}\n[bastion]:2200 {public_key(7)}\n"
+    (proxy,) = [word for word in argv if word.startswith("ProxyCommand=")]
+    jump = shlex.split(proxy.removeprefix("ProxyCommand="))
+    assert jump[0] == "ssh" and jump[-5:] == ["-l", "app", "-W", "%h:%p", "bastion"]
+    assert jump[jump.index("-p") + 1] == "2200"
+    # The jump connection carries the same pins and key as the main one.
+    for option in ("-F", "StrictHostKeyChecking=yes", "GlobalKnownHostsFile=/dev/null"):
+        assert option in jump
+    assert jump[jump.index("-i") + 1] == argv[argv.index("-i") + 1]
+    assert [w for w in jump if w.startswith("UserKnownHostsFile=")] == [
+        w for w in argv if w.startswith("UserKnownHostsFile=")
+    ]
+    assert not any("AAAA" in word or "PRIVATE" in word for word in argv)
+
+
+@pytest.mark.parametrize(
+    ("keys_only", "present", "absent"),
+    [
+        ("true", ["IdentitiesOnly=yes", "IdentityAgent=none"], ["IdentitiesOnly=no"]),
+        ("false", ["IdentitiesOnly=no"], ["IdentitiesOnly=yes", "IdentityAgent=none"]),
+    ],
+)
+def test_day2_keys_only(
+    tmp_path: Path, keys_only: str, present: list[str], absent: list[str]
+) -> None:
+    block = "".join(f"      {line}\n" for line in KEY.splitlines())
+    argv, _ = _session_argv(tmp_path, f"  keys_only: {keys_only}\n  key_data:\n    - |\n{block}")
+    assert all(option in argv for option in present)
+    assert not any(option in argv for option in absent)
