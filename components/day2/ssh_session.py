@@ -36,6 +36,7 @@ from components.known_hosts import (
 CONNECT_TIMEOUT_SECONDS = 10
 SSH_FAILURE = 255
 """What `ssh` exits with when it cannot connect or authenticate."""
+_CHANGED_HOST = re.compile(r"Host key for (\S+) has changed")
 _OFFERED_KEY = re.compile(
     r"The fingerprint for the (\S+) key sent by the remote host is\s+(SHA256:[A-Za-z0-9+/]+)"
 )
@@ -87,6 +88,7 @@ class SshAccess:
         self.port = 22
         self.jump: JumpHostConfig | None = None
         self.keys_only: bool | None = None
+        self.jump_key: str | None = None
         self._directory: Path | None = None
         self._key_file: Path | None = None
         self._known_hosts: Path | None = None
@@ -104,8 +106,8 @@ class SshAccess:
         lines = [f"{host_entry_name(host, self.port)} {key}\n" for host, key in self.pinned.items()]
         if self.jump is not None:
             # The jump host is pinned in the same file, exactly as the deploy pins it.
-            jump_key = host_keys.key_for(self.jump.host, self.jump.port)
-            lines.append(f"{host_entry_name(self.jump.host, self.jump.port)} {jump_key}\n")
+            self.jump_key = host_keys.key_for(self.jump.host, self.jump.port)
+            lines.append(f"{host_entry_name(self.jump.host, self.jump.port)} {self.jump_key}\n")
         self._directory = Path(tempfile.mkdtemp(prefix="fleetform-ssh-"))
         try:
             self._known_hosts = self._private_file("known_hosts", "".join(lines))
@@ -220,8 +222,14 @@ class SshAccess:
             return stderr
         offered = _OFFERED_KEY.search(stderr)
         what = f"{offered.group(1)} {offered.group(2)}" if offered else "another key"
+        who, pinned = "the host", self.pinned[host]
+        changed = _CHANGED_HOST.search(stderr)
+        if self.jump is not None and self.jump_key is not None and changed is not None:
+            jump_name = host_entry_name(self.jump.host, self.jump.port)
+            if changed.group(1).lower() in (jump_name, self.jump.host.lower()):
+                who, pinned = f"the jump host {self.jump.host} (ssh/proxy)", self.jump_key
         return (
-            f"host key mismatch: the host offered {what}, but {fingerprint(self.pinned[host])} "
+            f"host key mismatch: {who} offered {what}, but {fingerprint(pinned)} "
             "is pinned (fleetform:knownHostsFile / fleetform:hostKeys)\n"
         )
 

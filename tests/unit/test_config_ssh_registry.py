@@ -20,7 +20,7 @@ from components.config.model import JumpHostConfig
 from components.day2.ssh_session import SshAccess
 from components.config.registry import LOCAL_REGISTRY_REASON
 from components.config.ssh import CONFIG_REASON, SSH_NOT_YET
-from components.host_key_check import PinnedHost, hosts_to_scan
+from components.host_key_check import PinnedHost, fingerprint, hosts_to_scan
 from tests.unit.support import assert_config_error, parse, plan
 from tests.unit.test_day2_ssh_session import FakeReader, public_key
 
@@ -314,3 +314,30 @@ def test_day2_keys_only(
     argv, _ = _session_argv(tmp_path, f"  keys_only: {keys_only}\n  key_data:\n    - |\n{block}")
     assert all(option in argv for option in present)
     assert not any(option in argv for option in absent)
+
+
+def test_day2_names_the_jump_host_when_it_offers_another_key(tmp_path: Path) -> None:
+    deploy = tmp_path / "deploy.yml"
+    deploy.write_text(
+        "service: app\nimage: org/app\nbuilder:\n  arch: arm64\n"
+        "servers:\n  web:\n    hosts: [10.0.0.1]\nssh:\n  proxy: bastion\n  keys: [/k]\n"
+    )
+    pins = {"10.0.0.1": public_key(1), "bastion": public_key(7)}
+    reader = FakeReader({"deployFile": str(deploy), "hostKeys": json.dumps(pins)})
+    # What OpenSSH prints when the ProxyCommand's ssh meets another key on the jump host.
+    stderr = (
+        "The fingerprint for the ED25519 key sent by the remote host is\n"
+        "SHA256:6L9hiZNjs3jyylnFF/i4F5Y3f3AvD/MpODNAoHH/5Dk.\n"
+        "Host key for bastion has changed and you have requested strict checking.\n"
+        "Host key verification failed.\n"
+    )
+    with SshAccess(reader, ["10.0.0.1"]) as access:  # type: ignore[arg-type]
+        assert access.explain("10.0.0.1", 255, stderr) == (
+            "host key mismatch: the jump host bastion (ssh/proxy) offered ED25519 "
+            f"SHA256:6L9hiZNjs3jyylnFF/i4F5Y3f3AvD/MpODNAoHH/5Dk, but {fingerprint(public_key(7))} "
+            "is pinned (fleetform:knownHostsFile / fleetform:hostKeys)\n"
+        )
+        target = stderr.replace("for bastion", "for 10.0.0.1")
+        assert access.explain("10.0.0.1", 255, target).startswith(
+            "host key mismatch: the host offered ED25519"
+        )
