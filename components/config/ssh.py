@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Mapping
 
 from components.config.model import JumpHostConfig, SshConfig
@@ -15,10 +16,10 @@ from components.config.values import (
 )
 from components.errors import DeployConfigError
 
-SSH_KEYS = frozenset({"user", "port", "keys", "proxy", "keys_only", "key_data", "config"})
+SSH_KEYS = frozenset(
+    {"user", "port", "keys", "proxy", "proxy_command", "keys_only", "key_data", "config"}
+)
 SSH_NOT_YET: Mapping[str, str] = {
-    "proxy_command": "pulumi-command dials the jump host itself (connection.proxy) and cannot "
-    "use a local command as the transport; write the jump host as ssh/proxy: [user@]host[:port]",
     "log_level": "pulumi-command's SSH client has no log level setting; its connection errors "
     "are in `pulumi up` output, and `pulumi up --logtostderr -v=9` shows the provider's log",
 }
@@ -26,6 +27,11 @@ CONFIG_REASON = (
     "pulumi-command never reads OpenSSH config files, so fleetform reads none either (only "
     "`config: false` says that); hosts, ports, users, the jump host and host keys come from the "
     "deploy file and the stack"
+)
+PROXY_COMMAND_REASON = (
+    "pulumi-command dials hosts itself and cannot use a local command as the transport; only "
+    "an ssh jump, `ssh [-q] [-p PORT] [-l USER] -W %h:%p USER@HOST`, maps onto its "
+    "connection.proxy (or write ssh/proxy: USER@HOST:PORT)"
 )
 _SSH_USER = re.compile(r"^[a-z_][a-z0-9_.-]*$")
 _JUMP = re.compile(
@@ -63,6 +69,60 @@ def read_jump_host(value: object) -> JumpHostConfig:
     if match["port"] is not None:
         port = whole_number(match["port"], "ssh/proxy", minimum=1, maximum=65535)
     return JumpHostConfig(host=match["host"], user=user, port=port)
+
+
+def read_proxy_command(value: object) -> JumpHostConfig:
+    """Kamal's documented `ssh -W %h:%p user@proxy` is a jump host; nothing else maps."""
+    text = string_value(value, "ssh/proxy_command")
+    refused = DeployConfigError(
+        f"ssh/proxy_command: not supported by fleetform: {PROXY_COMMAND_REASON} "
+        f"(got {describe(text)})"
+    )
+    try:
+        words = shlex.split(text)
+    except ValueError:
+        raise refused from None
+    if not words or words[0] != "ssh":
+        raise refused
+    user = port = destination = None
+    forward = False
+    rest = iter(words[1:])
+    for word in rest:
+        if word == "-q":
+            continue
+        if word in ("-W", "-p", "-l"):
+            argument = next(rest, None)
+            if argument is None:
+                raise refused
+            if word == "-W":
+                forward = argument == "%h:%p"
+            elif word == "-p":
+                port = argument
+            else:
+                user = argument
+        elif word.startswith("-") or destination is not None:
+            raise refused
+        else:
+            destination = word
+    if not forward or destination is None or ":" in destination:
+        raise refused
+    if "@" in destination:
+        if user is not None:
+            raise refused
+        user, destination = destination.split("@", 1)
+    if user is None:
+        # ssh would take the user from ~/.ssh/config or the local login, neither of which
+        # fleetform reads.
+        raise DeployConfigError(
+            f"ssh/proxy_command: name the jump host's user (-l USER or USER@HOST); ssh would "
+            f"take it from your ssh config or login, which fleetform does not read "
+            f"(got {describe(text)})"
+        )
+    jump = f"{user}@{destination}" + (f":{port}" if port is not None else "")
+    try:
+        return read_jump_host(jump)
+    except DeployConfigError as error:
+        raise DeployConfigError(str(error).replace("ssh/proxy:", "ssh/proxy_command:", 1)) from None
 
 
 def _key_data(value: object) -> tuple[str, ...]:
@@ -125,6 +185,14 @@ def read_ssh(value: object) -> SshConfig:
             f"(got {describe(section.get('config'))})"
         )
     proxy = read_jump_host(section.get("proxy")) if section.has("proxy") else None
+    if section.has("proxy_command"):
+        if proxy is not None:
+            # Kamal uses ssh/proxy and ignores proxy_command; fleetform ignores no key.
+            raise DeployConfigError(
+                "ssh/proxy_command: Kamal ignores it when ssh/proxy is set; keep one of them "
+                f"(got {describe(section.get('proxy_command'))})"
+            )
+        proxy = read_proxy_command(section.get("proxy_command"))
     return SshConfig(
         user=user, port=port, keys=keys, proxy=proxy, keys_only=keys_only, key_data=key_data
     )

@@ -19,7 +19,7 @@ from components import docker_scripts
 from components.config.model import JumpHostConfig
 from components.day2.ssh_session import SshAccess
 from components.config.registry import LOCAL_REGISTRY_REASON
-from components.config.ssh import CONFIG_REASON, SSH_NOT_YET
+from components.config.ssh import CONFIG_REASON, PROXY_COMMAND_REASON, SSH_NOT_YET
 from components.host_key_check import PinnedHost, fingerprint, hosts_to_scan
 from tests.unit.support import assert_config_error, parse, plan
 from tests.unit.test_day2_ssh_session import FakeReader, public_key
@@ -148,11 +148,61 @@ def test_config_false_is_what_fleetform_does_and_anything_else_is_refused() -> N
         )
 
 
-@pytest.mark.parametrize("key", ["proxy_command", "log_level"])
-def test_still_refused_with_their_reason(key: str) -> None:
+def test_log_level_is_still_refused_with_its_reason() -> None:
+    assert set(SSH_NOT_YET) == {"log_level"}
     assert_config_error(
-        f"ssh/{key}: not supported by fleetform: {SSH_NOT_YET[key]} (got 'debug')",
-        ssh={key: "debug"},
+        f"ssh/log_level: not supported by fleetform: {SSH_NOT_YET['log_level']} (got 'debug')",
+        ssh={"log_level": "debug"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("ssh -W %h:%p user@proxy", JumpHostConfig("proxy", "user", 22)),
+        ("ssh -q -p 2222 -l app -W %h:%p bastion", JumpHostConfig("bastion", "app", 2222)),
+    ],
+)
+def test_an_ssh_jump_proxy_command_is_a_jump_host(command: str, expected: JumpHostConfig) -> None:
+    assert parse(ssh={"proxy_command": command}).ssh.proxy == expected
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "nc -X connect -x 10.0.0.5:3128 %h %p",
+        "aws ssm start-session --target %h",
+        "ssh -o StrictHostKeyChecking=no -W %h:%p u@p",
+        "ssh -W %h:22 u@p",
+        "ssh u@p",
+        "ssh -W %h:%p -l a b@c",
+        "ssh -W %h:%p u@p extra",
+        "ssh -W 'unclosed",
+    ],
+)
+def test_other_proxy_commands_are_refused_with_why(command: str) -> None:
+    assert_config_error(
+        f"ssh/proxy_command: not supported by fleetform: {PROXY_COMMAND_REASON} "
+        f"(got {command!r})",
+        ssh={"proxy_command": command},
+    )
+
+
+def test_proxy_command_errors() -> None:
+    assert_config_error(
+        "ssh/proxy_command: name the jump host's user (-l USER or USER@HOST); ssh would take it "
+        "from your ssh config or login, which fleetform does not read "
+        "(got 'ssh -W %h:%p proxy')",
+        ssh={"proxy_command": "ssh -W %h:%p proxy"},
+    )
+    assert_config_error(
+        "ssh/proxy_command: must be between 1 and 65535 (got 0)",
+        ssh={"proxy_command": "ssh -p 0 -W %h:%p u@p"},
+    )
+    assert_config_error(
+        "ssh/proxy_command: Kamal ignores it when ssh/proxy is set; keep one of them "
+        "(got 'ssh -W %h:%p u@p')",
+        ssh={"proxy": "u@p", "proxy_command": "ssh -W %h:%p u@p"},
     )
 
 
