@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -178,3 +179,60 @@ def test_keys_only_refuses_an_agent(
         config["ssh"].pop("keys_only")
         stack.write(config)
     assert "ssh/keys_only: true, but SSH_AUTH_SOCK is set" in failure
+
+
+@pytest.fixture
+def agent(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """An ssh-agent of this test's own, holding the fleet's client key; stopped by its pid."""
+    socket = tmp_path / "agent.sock"
+    started = subprocess.run(
+        ["ssh-agent", "-s", "-a", str(socket)], capture_output=True, text=True, timeout=30
+    )
+    pid = re.search(r"SSH_AGENT_PID=(\d+)", started.stdout)
+    assert started.returncode == 0 and pid, started.stderr
+    env = {"SSH_AUTH_SOCK": str(socket), "SSH_AGENT_PID": pid.group(1)}
+    try:
+        added = subprocess.run(
+            ["ssh-add", inventory()["client_key"]],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert added.returncode == 0, added.stderr
+        yield env
+    finally:
+        os.kill(int(env["SSH_AGENT_PID"]), signal.SIGTERM)
+
+
+def test_keys_only_false_lets_the_agents_key_log_in(
+    deployed: tuple[OpsStack, dict],
+    agent: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """What keys_only: true guards against is real: with a key the hosts refuse, pulumi-command
+    logs in with the agent's key (SSH_AUTH_SOCK), through the jump host too."""
+    stack, _ = deployed
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "wrong")],
+        check=True,
+        timeout=30,
+    )
+    original = stack.edited()
+    config = stack.edited()
+    config["ssh"]["key_data"] = [(tmp_path / "wrong").read_text()]
+    config["ssh"]["keys_only"] = False
+    stack.write(config)
+    for name, value in agent.items():
+        monkeypatch.setenv(name, value)
+    sizes = log_sizes()
+    try:
+        # Only the credentials change: every command runs its read-only update, all via the agent.
+        assert stack.up().summary.result == "succeeded"
+        logins = logins_since(sizes)
+        assert logins["h2"] == {host_address("h1")} and logins["h3"] == {host_address("h1")}
+    finally:
+        # Back to the file's own key while the agent still runs, so teardown can log in.
+        stack.write(original)
+        assert stack.up().summary.result == "succeeded"
