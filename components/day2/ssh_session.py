@@ -25,6 +25,7 @@ from typing import IO
 from components.config import load_config
 from components.config.model import JumpHostConfig
 from components.day2.stack_access import ROOT, StackAccessError, StackReader
+from components.errors import DeployConfigError
 from components.host_key_check import fingerprint
 from components.known_hosts import (
     HostKeys,
@@ -106,7 +107,10 @@ class SshAccess:
         lines = [f"{host_entry_name(host, self.port)} {key}\n" for host, key in self.pinned.items()]
         if self.jump is not None:
             # The jump host is pinned in the same file, exactly as the deploy pins it.
-            self.jump_key = host_keys.key_for(self.jump.host, self.jump.port)
+            try:
+                self.jump_key = host_keys.key_for(self.jump.host, self.jump.port)
+            except DeployConfigError as error:
+                raise DeployConfigError(f"ssh/proxy: {error}") from None
             lines.append(f"{host_entry_name(self.jump.host, self.jump.port)} {self.jump_key}\n")
         self._directory = Path(tempfile.mkdtemp(prefix="fleetform-ssh-"))
         try:

@@ -18,6 +18,7 @@ import pytest
 from components import docker_scripts
 from components.config.model import JumpHostConfig
 from components.day2.ssh_session import SshAccess
+from components.errors import DeployConfigError
 from components.config.registry import LOCAL_REGISTRY_REASON
 from components.config.ssh import CONFIG_REASON, PROXY_COMMAND_REASON, SSH_NOT_YET
 from components.host_key_check import PinnedHost, fingerprint, hosts_to_scan
@@ -391,3 +392,20 @@ def test_day2_names_the_jump_host_when_it_offers_another_key(tmp_path: Path) -> 
         assert access.explain("10.0.0.1", 255, target).startswith(
             "host key mismatch: the host offered ED25519"
         )
+
+
+def test_day2_refuses_a_jump_host_without_a_pinned_key(tmp_path: Path) -> None:
+    deploy = tmp_path / "deploy.yml"
+    deploy.write_text(
+        "service: app\nimage: org/app\nbuilder:\n  arch: arm64\n"
+        "servers:\n  web:\n    hosts: [10.0.0.1]\nssh:\n  proxy: bastion:2200\n  keys: [/k]\n"
+    )
+    reader = FakeReader(
+        {"deployFile": str(deploy), "hostKeys": json.dumps({"10.0.0.1": public_key(1)})}
+    )
+    with pytest.raises(DeployConfigError) as raised:
+        SshAccess(reader, ["10.0.0.1"]).__enter__()  # type: ignore[arg-type]
+    assert str(raised.value) == (
+        "ssh/proxy: [bastion]:2200: no pinned host key "
+        "(set fleetform:hostKeys or fleetform:knownHostsFile)"
+    )
