@@ -19,7 +19,6 @@ from components.plan import build_plan
 from components.promotion import check_digests_cover_plan, check_no_floating_images
 from components.proxy import Proxy, ProxyArgs
 from components.stack_config import (
-    check_keys_only,
     check_secrets_passphrase,
     jump_host,
     private_key,
@@ -61,7 +60,6 @@ def main() -> None:
         # A preview never contacts hosts; an update first checks that each offers its pinned key.
         jump_pin = PinnedHost(jump.host, jump.port, jump.host_key) if jump else None
         check_host_keys(hosts_to_scan(host_keys, deploy.ssh.port, jump_pin))
-    check_keys_only(deploy.ssh.keys_only, os.environ)
     ssh_key = private_key(settings, deploy.ssh.keys, deploy.ssh.key_data)
     hosts = {}
     for host in plan.hosts:

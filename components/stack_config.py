@@ -192,21 +192,6 @@ def private_key(
     return pulumi.Output.secret(path.read_text())
 
 
-def check_keys_only(keys_only: bool | None, environ: Mapping[str, str]) -> None:
-    """Kamal's `keys_only: true`: log in with the configured key alone, never an agent's.
-
-    pulumi-command offers the identities of the agent at SSH_AUTH_SOCK after the key whenever
-    that variable is set in its environment (which it inherits from `pulumi`, as this program
-    does), and has no input that turns the agent off. So `keys_only: true` holds only without it.
-    """
-    if keys_only and environ.get("SSH_AUTH_SOCK"):
-        raise DeployConfigError(
-            "ssh/keys_only: true, but SSH_AUTH_SOCK is set, and pulumi-command would also offer "
-            "that agent's keys (it cannot be told not to); run pulumi with SSH_AUTH_SOCK unset, "
-            "or set keys_only: false (got true)"
-        )
-
-
 def jump_host(proxy: JumpHostConfig | None, host_keys: HostKeys) -> JumpHost | None:
     """deploy.yml's `ssh/proxy` with its pinned key: the jump host is pinned like every host."""
     if proxy is None:

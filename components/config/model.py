@@ -88,7 +88,8 @@ class SshConfig:
     keys: tuple[str, ...] = ()
     proxy: JumpHostConfig | None = None
     keys_only: bool | None = None
-    """Kamal's `keys_only`; None when the file does not say (Net::SSH's default, false)."""
+    """Kamal's `keys_only: true`, or None when the file does not say; the deploy behaves as
+    `true` either way (false is refused), and day-2 sessions then also refuse an ssh-agent."""
     key_data: tuple[str, ...] = field(default=(), repr=False)
     """Raw private keys from the file (Kamal's `key_data`); never printed, never in the plan."""
 

@@ -33,6 +33,11 @@ PROXY_COMMAND_REASON = (
     "an ssh jump, `ssh [-q] [-p PORT] [-l USER] -W %h:%p USER@HOST`, maps onto its "
     "connection.proxy (or write ssh/proxy: USER@HOST:PORT)"
 )
+KEYS_ONLY_FALSE_REASON = (
+    "fleetform always logs in with its one configured key, and once a host refuses that key "
+    "pulumi-command's SSH client never tries an ssh-agent's identities; fleetform always "
+    "behaves as keys_only: true"
+)
 _SSH_USER = re.compile(r"^[a-z_][a-z0-9_.-]*$")
 _JUMP = re.compile(
     r"^(?:(?P<user>[^@:/\s]+)@)?(?P<host>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)"
@@ -178,6 +183,10 @@ def read_ssh(value: object) -> SshConfig:
         if not isinstance(keys_only, bool):
             raise DeployConfigError(
                 f"ssh/keys_only: must be true or false (got {describe(keys_only)})"
+            )
+        if not keys_only:
+            raise DeployConfigError(
+                f"ssh/keys_only: not supported by fleetform: {KEYS_ONLY_FALSE_REASON} (got false)"
             )
     if section.has("config") and section.get("config") is not False:
         raise DeployConfigError(

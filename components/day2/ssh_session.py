@@ -185,12 +185,9 @@ class SshAccess:
             "-o", "LogLevel=ERROR",
             "-i", str(self._key_file),
         ]  # fmt: skip
-        # Kamal's keys_only: true offers the key alone; false lets an agent's identities follow
-        # it (as pulumi-command does when SSH_AUTH_SOCK is set); unset keeps the key alone too.
-        if self.keys_only is False:
-            options += ["-o", "IdentitiesOnly=no"]
-        else:
-            options += ["-o", "IdentitiesOnly=yes"]
+        # The deploy offers its one key and nothing else (pulumi-command never falls back to an
+        # agent); ssh may still let an agent sign for that same key unless keys_only says no.
+        options += ["-o", "IdentitiesOnly=yes"]
         if self.keys_only:
             options += ["-o", "IdentityAgent=none"]
         return options

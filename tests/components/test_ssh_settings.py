@@ -1,4 +1,4 @@
-"""The jump host's pin, key_data as the login key, and keys_only against an ssh-agent."""
+"""The jump host's pin and key_data as the login key."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from components.config.model import JumpHostConfig
 from components.errors import DeployConfigError
 from components.known_hosts import HostKeys
 from components.remote_command import JumpHost
-from components.stack_config import check_keys_only, jump_host, private_key
+from components.stack_config import jump_host, private_key
 
 pytestmark = pytest.mark.components
 
@@ -53,11 +53,3 @@ def test_key_data_beside_a_stack_key_is_refused_without_the_key() -> None:
         "ssh/key_data: the stack sets fleetform:sshPrivateKey(Path) too; keep one of them "
         "(got a private key, not shown)"
     )
-
-
-def test_keys_only_refuses_a_visible_agent() -> None:
-    check_keys_only(True, {})
-    check_keys_only(False, {"SSH_AUTH_SOCK": "/tmp/agent"})
-    check_keys_only(None, {"SSH_AUTH_SOCK": "/tmp/agent"})
-    with pytest.raises(DeployConfigError, match=r"^ssh/keys_only: true, but SSH_AUTH_SOCK is set"):
-        check_keys_only(True, {"SSH_AUTH_SOCK": "/tmp/agent"})

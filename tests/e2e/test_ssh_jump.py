@@ -4,7 +4,7 @@ The stack logs in with the key written into the deploy file (`key_data`) instead
 setting, and reaches h2 and h3 only through h1: their sshd logs (kept by the fleet on this
 machine) must show every new login coming from h1's address, for the deploy and for the day-2
 commands alike. The pin on the jump host is enforced, the key never reaches the state in plain
-text, and `keys_only: true` refuses an ssh-agent pulumi-command would otherwise use.
+text, and the deploy never logs in with an ssh-agent's key (Kamal's `keys_only: true`).
 """
 
 from __future__ import annotations
@@ -165,22 +165,6 @@ def test_a_jump_host_offering_another_key_is_refused(deployed: tuple[OpsStack, d
     assert f"{host_address('h1')}: host key mismatch: the host offered ssh-ed25519" in failure
 
 
-def test_keys_only_refuses_an_agent(
-    deployed: tuple[OpsStack, dict], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    stack, _ = deployed
-    config = stack.edited()
-    config["ssh"]["keys_only"] = True
-    stack.write(config)
-    monkeypatch.setenv("SSH_AUTH_SOCK", str(tmp_path / "agent.sock"))
-    try:
-        failure = stack.failing_up()
-    finally:
-        config["ssh"].pop("keys_only")
-        stack.write(config)
-    assert "ssh/keys_only: true, but SSH_AUTH_SOCK is set" in failure
-
-
 @pytest.fixture
 def agent(tmp_path: Path) -> Iterator[dict[str, str]]:
     """An ssh-agent of this test's own, holding the fleet's client key; stopped by its pid."""
@@ -205,14 +189,15 @@ def agent(tmp_path: Path) -> Iterator[dict[str, str]]:
         os.kill(int(env["SSH_AGENT_PID"]), signal.SIGTERM)
 
 
-def test_keys_only_false_lets_the_agents_key_log_in(
+def test_keys_only_holds_even_when_an_agent_has_the_right_key(
     deployed: tuple[OpsStack, dict],
     agent: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
-    """What keys_only: true guards against is real: with a key the hosts refuse, pulumi-command
-    logs in with the agent's key (SSH_AUTH_SOCK), through the jump host too."""
+    """keys_only: true is what the deploy does: with a key the hosts refuse and an ssh-agent
+    (SSH_AUTH_SOCK) holding the right one, pulumi-command still offers only the configured key
+    and fails; it never falls back to the agent (why keys_only: false is refused)."""
     stack, _ = deployed
     subprocess.run(
         ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "wrong")],
@@ -222,17 +207,17 @@ def test_keys_only_false_lets_the_agents_key_log_in(
     original = stack.edited()
     config = stack.edited()
     config["ssh"]["key_data"] = [(tmp_path / "wrong").read_text()]
-    config["ssh"]["keys_only"] = False
+    config["ssh"]["keys_only"] = True
     stack.write(config)
     for name, value in agent.items():
         monkeypatch.setenv(name, value)
     sizes = log_sizes()
     try:
-        # Only the credentials change: every command runs its read-only update, all via the agent.
-        assert stack.up().summary.result == "succeeded"
-        logins = logins_since(sizes)
-        assert logins["h2"] == {host_address("h1")} and logins["h3"] == {host_address("h1")}
+        failure = stack.failing_up()
+        assert "unable to authenticate, attempted methods [none publickey]" in failure
+        assert logins_since(sizes) == {"h1": set(), "h2": set(), "h3": set()}
     finally:
-        # Back to the file's own key while the agent still runs, so teardown can log in.
         stack.write(original)
+        monkeypatch.delenv("SSH_AUTH_SOCK")
+        # The failed update recorded nothing; this puts the file's own key back for teardown.
         assert stack.up().summary.result == "succeeded"

@@ -20,7 +20,12 @@ from components.config.model import JumpHostConfig
 from components.day2.ssh_session import SshAccess
 from components.errors import DeployConfigError
 from components.config.registry import LOCAL_REGISTRY_REASON
-from components.config.ssh import CONFIG_REASON, PROXY_COMMAND_REASON, SSH_NOT_YET
+from components.config.ssh import (
+    CONFIG_REASON,
+    KEYS_ONLY_FALSE_REASON,
+    PROXY_COMMAND_REASON,
+    SSH_NOT_YET,
+)
 from components.host_key_check import PinnedHost, fingerprint, hosts_to_scan
 from tests.unit.support import assert_config_error, parse, plan
 from tests.unit.test_day2_ssh_session import FakeReader, public_key
@@ -134,9 +139,12 @@ def test_keys_and_key_data_together_are_one_key_too_many() -> None:
 def test_keys_only() -> None:
     assert parse().ssh.keys_only is None
     assert parse(ssh={"keys_only": True}).ssh.keys_only is True
-    assert parse(ssh={"keys_only": False}).ssh.keys_only is False
     assert_config_error(
         "ssh/keys_only: must be true or false (got 'yes')", ssh={"keys_only": "yes"}
+    )
+    assert_config_error(
+        f"ssh/keys_only: not supported by fleetform: {KEYS_ONLY_FALSE_REASON} (got false)",
+        ssh={"keys_only": False},
     )
 
 
@@ -354,15 +362,15 @@ def test_day2_goes_through_the_jump_host_with_the_same_pins_and_key(tmp_path: Pa
 @pytest.mark.parametrize(
     ("keys_only", "present", "absent"),
     [
-        ("true", ["IdentitiesOnly=yes", "IdentityAgent=none"], ["IdentitiesOnly=no"]),
-        ("false", ["IdentitiesOnly=no"], ["IdentitiesOnly=yes", "IdentityAgent=none"]),
+        ("  keys_only: true\n", ["IdentitiesOnly=yes", "IdentityAgent=none"], []),
+        ("", ["IdentitiesOnly=yes"], ["IdentityAgent=none"]),
     ],
 )
 def test_day2_keys_only(
     tmp_path: Path, keys_only: str, present: list[str], absent: list[str]
 ) -> None:
     block = "".join(f"      {line}\n" for line in KEY.splitlines())
-    argv, _ = _session_argv(tmp_path, f"  keys_only: {keys_only}\n  key_data:\n    - |\n{block}")
+    argv, _ = _session_argv(tmp_path, f"{keys_only}  key_data:\n    - |\n{block}")
     assert all(option in argv for option in present)
     assert not any(option in argv for option in absent)
 
