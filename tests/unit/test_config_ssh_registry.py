@@ -417,3 +417,24 @@ def test_day2_refuses_a_jump_host_without_a_pinned_key(tmp_path: Path) -> None:
         "ssh/proxy: [bastion]:2200: no pinned host key "
         "(set fleetform:hostKeys or fleetform:knownHostsFile)"
     )
+
+
+def test_the_delete_of_an_old_form_login_leaves_the_new_login_alone(tmp_path: Path) -> None:
+    """Upgrading replaces each `docker login` form login with this form (its script changed);
+    the old resource's delete then runs its own, older script with the same credentials' token."""
+    config_dir = "~/.fleetform/dev/docker"
+    login = docker_scripts.login_script("r:5000", "u", config_dir, "same-token")
+    assert _run(login, "p\n", tmp_path, "u:p").returncode == 0
+    # logout_script as it was before the auths-v2 form (commit ed9ab8d), verbatim.
+    marker = '"$HOME"/.fleetform/dev/docker/fleetform-login-r_5000'
+    old_delete = (
+        f'if [ "$(cat {marker} 2>/dev/null)" = same-token ]; then\n'
+        '  docker --config "$HOME"/.fleetform/dev/docker logout r:5000 >/dev/null 2>&1 || true\n'
+        f"  rm -f {marker}\n"
+        "fi"
+    )
+    assert _run(old_delete, "", tmp_path, "").returncode == 0
+    stored = tmp_path / ".fleetform" / "dev" / "docker"
+    assert "r:5000" in json.loads((stored / "config.json").read_text())["auths"]
+    assert (stored / "fleetform-login-r_5000").exists()
+    assert "logout" not in (tmp_path / "argv.log").read_text()
