@@ -13,7 +13,7 @@ from components.config import KAMAL_DEPLOY_TIMEOUT, KAMAL_DRAIN_TIMEOUT, load_co
 from components.config.model import secret_source
 from components.docker_host import DockerHost, DockerHostArgs, RegistryLogin
 from components.errors import DeployConfigError, PlanError
-from components.host_key_check import PinnedHost, check_host_keys
+from components.host_key_check import PinnedHost, check_host_keys, hosts_to_scan
 from components.interrupt import end_quietly_on_interrupt
 from components.outputs import host_summary, placement_table
 from components.plan import build_plan
@@ -21,6 +21,7 @@ from components.promotion import check_digests_cover_plan, check_no_floating_ima
 from components.proxy import Proxy, ProxyArgs
 from components.stack_config import (
     check_secrets_passphrase,
+    jump_host,
     private_key,
     read_stack_settings,
     read_version_key,
@@ -50,14 +51,21 @@ def main() -> None:
             server=plan.registry.server,
             username=plan.registry.username,
             password=config.require_secret(plan.registry.password_secret),
+            secret_username=(
+                config.require_secret(plan.registry.username_secret)
+                if plan.registry.username_secret is not None
+                else None
+            ),
         )
     secret_env = {name: config.require_secret(name) for name in secret_names}
 
     host_keys = {h.host: settings.host_keys.key_for(h.host, deploy.ssh.port) for h in plan.hosts}
+    jump = jump_host(deploy.ssh.proxy, settings.host_keys)
     if not pulumi.runtime.is_dry_run():
         # A preview never contacts hosts; an update first checks that each offers its pinned key.
-        check_host_keys([PinnedHost(h, deploy.ssh.port, key) for h, key in host_keys.items()])
-    ssh_key = private_key(settings, deploy.ssh.keys)
+        jump_pin = PinnedHost(jump.host, jump.port, jump.host_key) if jump else None
+        check_host_keys(hosts_to_scan(host_keys, deploy.ssh.port, jump_pin))
+    ssh_key = private_key(settings, deploy.ssh.keys, deploy.ssh.key_data)
     hosts = {}
     for host in plan.hosts:
         hosts[host.host] = DockerHost(
@@ -74,6 +82,7 @@ def main() -> None:
                 version_key=version_key,
                 command_timeout=settings.command_timeout,
                 registry=registry,
+                jump=jump,
             ),
         )
 

@@ -10,11 +10,10 @@ import pulumi
 from components import docker_scripts, proxy_scripts
 from components.accessory_uploads import read_source, rendered, upload_lines
 from components.container import HostContainerArgs, host_container, secret_env_of
-from components.docker_host import DockerHost, RegistryLogin
+from components.docker_host import DockerHost, RegistryLogin, registry_login
 from components.config import KAMAL_DEPLOY_TIMEOUT, KAMAL_DRAIN_TIMEOUT
 from components.plan import Placement
 from components.proxy import Proxy
-from components.remote_command import host_command
 
 
 @dataclass
@@ -65,13 +64,13 @@ class Accessory(pulumi.ComponentResource):
             if args.registry is not None:
                 docker_config = f"{docker_scripts.STATE_DIR}/{args.stack}/docker-{args.accessory}"
                 depends_on.append(
-                    _registry_login(
+                    registry_login(
                         f"{name}-{placement.host}-registry-login",
-                        host,
+                        host.connection,
                         args.registry,
                         docker_config,
                         args.version_key,
-                        self,
+                        pulumi.ResourceOptions(parent=self, depends_on=host.ready),
                     )
                 )
             route = None
@@ -135,32 +134,6 @@ def _uploads(
     return pulumi.Output.secret(pulumi.Output.all(*(secret_env[n] for n in names)).apply(render))
 
 
-def _registry_login(
-    name: str,
-    host: DockerHost,
-    registry: RegistryLogin,
-    docker_config: str,
-    version_key: pulumi.Output[str],
-    parent: pulumi.Resource,
-) -> pulumi.Resource:
-    """Logs in to the accessory's registry in a Docker config dir of the stack and accessory."""
-    token = registry.token(version_key)
-    return host_command(
-        name,
-        connection=host.connection,
-        create=token.apply(
-            lambda token: docker_scripts.login_script(
-                registry.server, registry.username, docker_config, token
-            )
-        ),
-        delete=token.apply(
-            lambda token: docker_scripts.logout_script(registry.server, docker_config, token)
-        ),
-        stdin=registry.password,
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=host.ready),
-    )
-
-
 def accessory_registry(config: pulumi.Config, placement: Placement) -> RegistryLogin | None:
     """The login for an accessory's own registry, its password from the stack's secrets."""
     if placement.registry is None:
@@ -169,4 +142,9 @@ def accessory_registry(config: pulumi.Config, placement: Placement) -> RegistryL
         server=placement.registry.server,
         username=placement.registry.username,
         password=config.require_secret(placement.registry.password_secret),
+        secret_username=(
+            config.require_secret(placement.registry.username_secret)
+            if placement.registry.username_secret is not None
+            else None
+        ),
     )

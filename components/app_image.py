@@ -84,7 +84,7 @@ class AppImage(pulumi.ComponentResource):
             registries.append(
                 docker_build.RegistryArgs(
                     address=args.registry.server,
-                    username=args.registry.username,
+                    username=args.registry.user(),
                     password=args.registry.password,
                 )
             )

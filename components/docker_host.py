@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components import docker_scripts
-from components.remote_command import SshConnection, host_command
+from components.remote_command import JumpHost, SshConnection, host_command
 
 
 @dataclass(frozen=True)
@@ -19,17 +19,31 @@ class RegistryLogin:
     server: str
     username: str
     password: pulumi.Output[str]
+    secret_username: pulumi.Output[str] | None = None
+    """The user name when deploy.yml names it as a secret; then `username` is empty."""
+
+    def user(self) -> pulumi.Input[str]:
+        return self.secret_username if self.secret_username is not None else self.username
+
+    def stdin(self) -> pulumi.Output[str]:
+        """What the login script reads: the password, after the user name if that is secret."""
+        if self.secret_username is None:
+            return self.password
+        return pulumi.Output.all(self.secret_username, self.password).apply(
+            lambda values: f"{values[0]}\n{values[1]}"
+        )
 
     def token(self, key: pulumi.Output[str]) -> pulumi.Output[str]:
         """A keyed hash of the credentials: marks a login on a host as this stack's current one.
 
-        Keyed with the stack's secret, it reveals nothing about the password, so it may be shown.
+        Keyed with the stack's secret, it reveals nothing about the credentials, so it may be shown.
         """
-        material = f"{self.server}\n{self.username}\n"
         return pulumi.Output.unsecret(
-            pulumi.Output.all(key, self.password).apply(
+            pulumi.Output.all(key, self.user(), self.password).apply(
                 lambda values: hmac.new(
-                    values[0].encode(), (material + values[1]).encode(), hashlib.sha256
+                    values[0].encode(),
+                    f"{self.server}\n{values[1]}\n{values[2]}".encode(),
+                    hashlib.sha256,
                 ).hexdigest()[:16]
             )
         )
@@ -55,6 +69,8 @@ class DockerHostArgs:
     """The stack's secret HMAC key (fleetform:versionKey)."""
     command_timeout: int = 300
     registry: RegistryLogin | None = None
+    jump: JumpHost | None = None
+    """The jump host (deploy.yml's ssh/proxy) every connection to this host goes through."""
 
 
 class DockerHost(pulumi.ComponentResource):
@@ -80,6 +96,7 @@ class DockerHost(pulumi.ComponentResource):
             private_key=args.private_key,
             host_key=args.host_key,
             command_timeout=args.command_timeout,
+            jump=args.jump,
         )
         self.docker_config = f"{docker_scripts.STATE_DIR}/{args.stack}/docker"
         child = pulumi.ResourceOptions(parent=self)
@@ -104,22 +121,46 @@ class DockerHost(pulumi.ComponentResource):
         self.ready = [probe, network]
         if args.registry is not None:
             registry = args.registry
-            token = registry.token(args.version_key)
-            login = host_command(
+            login = registry_login(
                 f"{name}-registry-login",
-                connection=self.connection,
-                create=token.apply(
-                    lambda token: docker_scripts.login_script(
-                        registry.server, registry.username, self.docker_config, token
-                    )
-                ),
-                delete=token.apply(
-                    lambda token: docker_scripts.logout_script(
-                        registry.server, self.docker_config, token
-                    )
-                ),
-                stdin=registry.password,
-                opts=after_probe,
+                self.connection,
+                registry,
+                self.docker_config,
+                args.version_key,
+                after_probe,
             )
             self.ready.append(login)
         self.register_outputs({"arch": self.arch})
+
+
+def registry_login(
+    name: str,
+    connection: SshConnection,
+    registry: RegistryLogin,
+    docker_config: str,
+    version_key: pulumi.Output[str],
+    opts: pulumi.ResourceOptions,
+) -> pulumi.Resource:
+    """Logs in to `registry` in `docker_config`, a Docker config dir of the stack's own.
+
+    The delete logs out only while this login's keyed token is still there, so a replaced
+    login's delete never undoes its replacement's.
+    """
+    token = registry.token(version_key)
+    return host_command(
+        name,
+        connection=connection,
+        create=token.apply(
+            lambda token: docker_scripts.login_script(
+                registry.server,
+                None if registry.secret_username is not None else registry.username,
+                docker_config,
+                token,
+            )
+        ),
+        delete=token.apply(
+            lambda token: docker_scripts.logout_script(registry.server, docker_config, token)
+        ),
+        stdin=registry.stdin(),
+        opts=opts,
+    )

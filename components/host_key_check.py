@@ -12,7 +12,7 @@ import base64
 import hashlib
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -71,3 +71,18 @@ def check_host_keys(hosts: Sequence[PinnedHost]) -> None:
     ]
     if problems:
         raise DeployConfigError("\n".join(problems))
+
+
+def hosts_to_scan(
+    host_keys: Mapping[str, str], port: int, jump: PinnedHost | None
+) -> list[PinnedHost]:
+    """The hosts `up` checks first: every host, or with a jump host (ssh/proxy) the jump alone.
+
+    Hosts behind a jump are usually unreachable from here, and ssh-keyscan cannot go through a
+    jump host; dialing them directly would only add the scan's timeout. Their pins are still
+    enforced by every remote command, which then fails with pulumi-command's `ssh: host key
+    mismatch` (without the fingerprints) before running anything on that host.
+    """
+    if jump is not None:
+        return [jump]
+    return [PinnedHost(host, port, key) for host, key in host_keys.items()]

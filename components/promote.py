@@ -144,6 +144,8 @@ def promote(
     password: str | None = None
     if plan.registry is not None:
         username = plan.registry.username
+        if plan.registry.username_secret is not None:
+            username = config.get(f"fleetform:{plan.registry.username_secret}")
         password = config.get(f"fleetform:{plan.registry.password_secret}")
     insecure = plan.app_repository.split("/", 1)[0] in insecure_registries
     for platform in plan.builds:

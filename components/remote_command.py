@@ -22,6 +22,17 @@ _REPLACE_ON = ["create", "delete", "stdin", "triggers"]
 
 
 @dataclass(frozen=True)
+class JumpHost:
+    """The host every connection goes through (Kamal's `ssh/proxy`), pinned like the hosts."""
+
+    host: str
+    port: int
+    user: str
+    host_key: str
+    """The jump host's own pinned key: a jump host that answers with another key is refused."""
+
+
+@dataclass(frozen=True)
 class SshConnection:
     """How to reach one host. The private key stays a Pulumi secret end to end."""
 
@@ -33,8 +44,23 @@ class SshConnection:
     """`ssh-ed25519 AAAA…`: a host that answers with another key is refused."""
     command_timeout: int
     """Seconds one script may run on this host (fleetform:commandTimeout)."""
+    jump: JumpHost | None = None
+    """A jump host to connect through. Not part of a command's identity: it is the way in, not
+    where the command runs, so changing it replaces nothing (like a rotated key)."""
 
     def args(self) -> remote.ConnectionArgs:
+        proxy = None
+        if self.jump is not None:
+            # The same key logs in to the jump host: fleetform has one login key per stack.
+            proxy = remote.ProxyConnectionArgs(
+                host=self.jump.host,
+                port=self.jump.port,
+                user=self.jump.user,
+                private_key=self.private_key,
+                host_key=self.jump.host_key,
+                dial_error_limit=DIAL_ATTEMPTS,
+                per_dial_timeout=DIAL_TIMEOUT_SECONDS,
+            )
         return remote.ConnectionArgs(
             host=self.host,
             port=self.port,
@@ -43,6 +69,7 @@ class SshConnection:
             host_key=self.host_key,
             dial_error_limit=DIAL_ATTEMPTS,
             per_dial_timeout=DIAL_TIMEOUT_SECONDS,
+            proxy=proxy,
         )
 
 

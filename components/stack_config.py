@@ -10,9 +10,11 @@ from pathlib import Path
 import pulumi
 
 from components.config import describe
+from components.config.model import JumpHostConfig
 from components.config.values import is_ascii_number
 from components.errors import DeployConfigError
 from components.known_hosts import HostKeys, parse_host_keys_setting, read_known_hosts
+from components.remote_command import JumpHost
 
 
 DEV_PASSPHRASE = "fleetform-dev-passphrase"
@@ -159,22 +161,43 @@ def _read_repairs(config: pulumi.Config) -> dict[str, int]:
     return repairs
 
 
-def private_key(settings: StackSettings, ssh_keys: tuple[str, ...]) -> pulumi.Output[str]:
+def private_key(
+    settings: StackSettings, ssh_keys: tuple[str, ...], key_data: tuple[str, ...] = ()
+) -> pulumi.Output[str]:
     """The key every command logs in with: the stack's own, else deploy.yml's `ssh/keys` (Kamal's
-    key files, read from this machine). Both at once would leave one unused, so that is an error."""
+    key files, read from this machine) or `ssh/key_data` (the key itself). Two sources at once
+    would leave one unused, so that is an error. The key is a Pulumi secret from here on."""
     if settings.ssh_private_key is not None:
         if ssh_keys:
             raise DeployConfigError(
                 "ssh/keys: the stack sets fleetform:sshPrivateKey(Path) too; keep one of them "
                 f"(got {', '.join(ssh_keys)})"
             )
+        if key_data:
+            raise DeployConfigError(
+                "ssh/key_data: the stack sets fleetform:sshPrivateKey(Path) too; keep one of "
+                "them (got a private key, not shown)"
+            )
         return settings.ssh_private_key
+    if key_data:
+        return pulumi.Output.secret(key_data[0])
     if not ssh_keys:
         raise DeployConfigError(
             "fleetform:sshPrivateKeyPath: not set, and neither fleetform:sshPrivateKey nor "
-            "ssh/keys in the deploy file names a key"
+            "ssh/keys or ssh/key_data in the deploy file names a key"
         )
     path = Path(ssh_keys[0]).expanduser()
     if not path.is_file():
         raise DeployConfigError(f"ssh/keys/0: no such file (got '{ssh_keys[0]}')")
     return pulumi.Output.secret(path.read_text())
+
+
+def jump_host(proxy: JumpHostConfig | None, host_keys: HostKeys) -> JumpHost | None:
+    """deploy.yml's `ssh/proxy` with its pinned key: the jump host is pinned like every host."""
+    if proxy is None:
+        return None
+    try:
+        key = host_keys.key_for(proxy.host, proxy.port)
+    except DeployConfigError as error:
+        raise DeployConfigError(f"ssh/proxy: {error}") from None
+    return JumpHost(host=proxy.host, port=proxy.port, user=proxy.user, host_key=key)

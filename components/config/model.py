@@ -63,8 +63,11 @@ class RegistryConfig:
     server: str
     """Registry host[:port], e.g. `10.203.0.1:5000`; `docker.io` when the file names none."""
     username: str
+    """The user name as written; empty when it is a secret (`username_secret`)."""
     password_secret: str
     """Name of the secret that holds the password (Kamal's `password: [NAME]`)."""
+    username_secret: str | None = None
+    """Name of the secret that holds the user name (Kamal's `username: [NAME]`), if it is one."""
 
 
 @dataclass(frozen=True)
@@ -119,12 +122,28 @@ class BuilderConfig:
 
 
 @dataclass(frozen=True)
+class JumpHostConfig:
+    """Kamal's `ssh/proxy`: the one host every SSH connection goes through (`[user@]host[:port]`)."""
+
+    host: str
+    user: str = "root"
+    """Kamal's default for the jump host is `root`, not `ssh/user`."""
+    port: int = 22
+
+
+@dataclass(frozen=True)
 class SshConfig:
     """How fleetform reaches every host."""
 
     user: str = "root"
     port: int = 22
     keys: tuple[str, ...] = ()
+    proxy: JumpHostConfig | None = None
+    keys_only: bool | None = None
+    """Kamal's `keys_only: true`, or None when the file does not say; the deploy behaves as
+    `true` either way (false is refused), and day-2 sessions then also refuse an ssh-agent."""
+    key_data: tuple[str, ...] = field(default=(), repr=False)
+    """Raw private keys from the file (Kamal's `key_data`); never printed, never in the plan."""
 
 
 @dataclass(frozen=True)

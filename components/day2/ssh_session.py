@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -22,7 +23,9 @@ from types import TracebackType
 from typing import IO
 
 from components.config import load_config
+from components.config.model import JumpHostConfig
 from components.day2.stack_access import ROOT, StackAccessError, StackReader
+from components.errors import DeployConfigError
 from components.host_key_check import fingerprint
 from components.known_hosts import (
     HostKeys,
@@ -34,6 +37,7 @@ from components.known_hosts import (
 CONNECT_TIMEOUT_SECONDS = 10
 SSH_FAILURE = 255
 """What `ssh` exits with when it cannot connect or authenticate."""
+_CHANGED_HOST = re.compile(r"Host key for (\S+) has changed")
 _OFFERED_KEY = re.compile(
     r"The fingerprint for the (\S+) key sent by the remote host is\s+(SHA256:[A-Za-z0-9+/]+)"
 )
@@ -83,6 +87,9 @@ class SshAccess:
         self.hosts = tuple(dict.fromkeys(hosts))
         self.user = "root"
         self.port = 22
+        self.jump: JumpHostConfig | None = None
+        self.keys_only: bool | None = None
+        self.jump_key: str | None = None
         self._directory: Path | None = None
         self._key_file: Path | None = None
         self._known_hosts: Path | None = None
@@ -93,9 +100,18 @@ class SshAccess:
         deploy_file = self.reader.setting("deployFile") or "config/deploy.yml"
         deploy = load_config(ROOT / deploy_file, self.reader.setting("destination"))
         self.user, self.port = deploy.ssh.user, deploy.ssh.port
+        self.jump = deploy.ssh.proxy
+        self.keys_only = deploy.ssh.keys_only
         host_keys = self._host_keys()
         self.pinned = {host: host_keys.key_for(host, self.port) for host in self.hosts}
         lines = [f"{host_entry_name(host, self.port)} {key}\n" for host, key in self.pinned.items()]
+        if self.jump is not None:
+            # The jump host is pinned in the same file, exactly as the deploy pins it.
+            try:
+                self.jump_key = host_keys.key_for(self.jump.host, self.jump.port)
+            except DeployConfigError as error:
+                raise DeployConfigError(f"ssh/proxy: {error}") from None
+            lines.append(f"{host_entry_name(self.jump.host, self.jump.port)} {self.jump_key}\n")
         self._directory = Path(tempfile.mkdtemp(prefix="fleetform-ssh-"))
         try:
             self._known_hosts = self._private_file("known_hosts", "".join(lines))
@@ -111,6 +127,8 @@ class SshAccess:
                 self._key_file = self._private_file(
                     "key", key if key.endswith("\n") else key + "\n"
                 )
+            elif deploy.ssh.key_data:
+                self._key_file = self._private_file("key", deploy.ssh.key_data[0])
             elif deploy.ssh.keys:
                 # deploy.yml's ssh/keys, as the deploy itself uses when the stack sets no key.
                 self._key_file = Path(deploy.ssh.keys[0]).expanduser()
@@ -153,23 +171,49 @@ class SshAccess:
             handle.write(content)
         return path
 
-    def argv(self, host: str, script: str, *, interactive: bool = False) -> list[str]:
-        """The `ssh` command line that runs `script` on `host` (a terminal with `interactive`)."""
+    def _options(self) -> list[str]:
+        """Pinned host keys, the stack's key, time limits; for the host and the jump alike."""
         assert self._known_hosts is not None and self._key_file is not None
-        argv = [
-            "ssh", "-F", "none",
+        options = [
+            "-F", "none",
             "-o", "BatchMode=yes",
             "-o", "StrictHostKeyChecking=yes",
             "-o", f"UserKnownHostsFile={self._known_hosts}",
             "-o", "GlobalKnownHostsFile=/dev/null",
-            "-o", "IdentitiesOnly=yes",
             "-o", f"ConnectTimeout={CONNECT_TIMEOUT_SECONDS}",
             "-o", "ServerAliveInterval=15",
             "-o", "LogLevel=ERROR",
             "-i", str(self._key_file),
-            "-p", str(self.port),
-            "-l", self.user,
         ]  # fmt: skip
+        # The deploy offers its one key and nothing else (pulumi-command never falls back to an
+        # agent); ssh may still let an agent sign for that same key unless keys_only says no.
+        options += ["-o", "IdentitiesOnly=yes"]
+        if self.keys_only:
+            options += ["-o", "IdentityAgent=none"]
+        return options
+
+    def _jump_options(self) -> list[str]:
+        """`ssh -J` would dial the jump host with the user's own config and keys; a ProxyCommand
+        carries the same pins and key to it."""
+        if self.jump is None:
+            return []
+        jump = [
+            "ssh", *self._options(),
+            "-p", str(self.jump.port), "-l", self.jump.user, "-W", "%h:%p", self.jump.host,
+        ]  # fmt: skip
+        return ["-o", f"ProxyCommand={shlex.join(jump)}"]
+
+    def argv(self, host: str, script: str, *, interactive: bool = False) -> list[str]:
+        """The `ssh` command line that runs `script` on `host` (a terminal with `interactive`)."""
+        argv = [
+            "ssh",
+            *self._options(),
+            *self._jump_options(),
+            "-p",
+            str(self.port),
+            "-l",
+            self.user,
+        ]
         argv.append("-t" if interactive else "-T")
         return [*argv, host, "--", script]
 
@@ -179,8 +223,14 @@ class SshAccess:
             return stderr
         offered = _OFFERED_KEY.search(stderr)
         what = f"{offered.group(1)} {offered.group(2)}" if offered else "another key"
+        who, pinned = "the host", self.pinned[host]
+        changed = _CHANGED_HOST.search(stderr)
+        if self.jump is not None and self.jump_key is not None and changed is not None:
+            jump_name = host_entry_name(self.jump.host, self.jump.port)
+            if changed.group(1).lower() in (jump_name, self.jump.host.lower()):
+                who, pinned = f"the jump host {self.jump.host} (ssh/proxy)", self.jump_key
         return (
-            f"host key mismatch: the host offered {what}, but {fingerprint(self.pinned[host])} "
+            f"host key mismatch: {who} offered {what}, but {fingerprint(pinned)} "
             "is pinned (fleetform:knownHostsFile / fleetform:hostKeys)\n"
         )
 

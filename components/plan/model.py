@@ -265,6 +265,22 @@ class Plan:
         """Hosts per boot batch for `role`; a percentage resolves against its planned hosts."""
         return self.boot.limit_for(len(self.role_placements(role)))
 
+    def _ssh_json(self) -> dict[str, Any]:
+        # key_data is a private key: the plan (printed by `plan`) says only that there is one.
+        ssh: dict[str, Any] = {
+            "user": self.ssh.user,
+            "port": self.ssh.port,
+            "keys": list(self.ssh.keys),
+        }
+        if self.ssh.proxy is not None:
+            jump = self.ssh.proxy
+            ssh["proxy"] = f"{jump.user}@{jump.host}:{jump.port}"
+        if self.ssh.key_data:
+            ssh["key_data"] = "(a private key, not shown)"
+        if self.ssh.keys_only is not None:
+            ssh["keys_only"] = self.ssh.keys_only
+        return ssh
+
     def to_json(self) -> dict[str, Any]:
         """The `python -m components plan --format json` document (issue #3, plus extra keys)."""
         boot_limit: int | str | None = self.boot.limit
@@ -277,6 +293,8 @@ class Plan:
                 "username": self.registry.username,
                 "password_secret": self.registry.password_secret,
             }
+            if self.registry.username_secret is not None:
+                registry["username_secret"] = self.registry.username_secret
         return {
             "service": self.service,
             "destination": self.destination,
@@ -303,7 +321,7 @@ class Plan:
                 "args": dict(self.builder.args),
             },
             "boot": {"limit": boot_limit, "wait": self.boot.wait},
-            "ssh": {"user": self.ssh.user, "port": self.ssh.port, "keys": list(self.ssh.keys)},
+            "ssh": self._ssh_json(),
             "proxies": [proxy.to_json() for proxy in self.proxies],
             "deploy_timeout": self.deploy_timeout,
             "drain_timeout": self.drain_timeout,

@@ -88,7 +88,7 @@ def test_file_contents_travel_only_on_secret_stdin(created: dict[str, dict[str, 
 def test_the_accessory_pulls_with_its_own_login(created: dict[str, dict[str, Any]]) -> None:
     login = created["redis-10.203.0.14-registry-login"]
     assert secret_value(login["stdin"]) == "pull-pass"
-    assert "--username puller" in login["create"]
+    assert "user=puller" in login["create"]
     assert '"$HOME"/.fleetform/unit/docker-redis' in login["create"]
     create = created["redis-10.203.0.14"]["create"]
     assert 'docker --config "$HOME"/.fleetform/unit/docker-redis pull' in create

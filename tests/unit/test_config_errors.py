@@ -418,10 +418,6 @@ def test_registry() -> None:
         registry={**REGISTRY, "server": "https://r.example.com"},
     )
     assert_config_error(
-        "registry/username: secret usernames are not supported yet by fleetform (got a list)",
-        registry={**REGISTRY, "username": ["REGISTRY_USER"]},
-    )
-    assert_config_error(
         "registry/password: must name exactly one secret (got a list of 2)",
         registry={**REGISTRY, "password": ["A", "B"]},
     )

@@ -72,15 +72,15 @@ def test_probe_without_declared_arch_only_reports() -> None:
 
 def test_login_reads_password_from_stdin_into_the_stacks_own_docker_config() -> None:
     script = docker_scripts.login_script("r:5000", "u", "~/.fleetform/dev/docker", "tok")
-    assert 'docker --config "$HOME"/.fleetform/dev/docker login --username u' in script
-    assert "--password-stdin r:5000" in script
+    assert "user=u\npassword=$(cat)\n" in script
+    assert 'mv -f "$tmp" "$HOME"/.fleetform/dev/docker/config.json' in script
 
 
 def test_a_replaced_login_is_not_logged_out_by_its_predecessor() -> None:
     script = docker_scripts.logout_script("r:5000", "~/.fleetform/dev/docker", "old-token")
     # Logout only when the marker still holds this login's own token.
     assert script.startswith('if [ "$(cat "$HOME"/.fleetform/dev/docker/fleetform-login-r_5000')
-    assert "= old-token ]" in script
+    assert "= 'old-token auths-v2' ]" in script
 
 
 def test_create_pulls_by_digest_for_its_platform_and_checks_the_architecture() -> None:
