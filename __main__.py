@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pulumi
 
@@ -18,6 +19,7 @@ from components.outputs import host_summary, placement_table
 from components.plan import build_plan
 from components.promotion import check_digests_cover_plan, check_no_floating_images
 from components.proxy import Proxy, ProxyArgs
+from components.proxy_files import proxy_certificate_secrets, read_error_pages
 from components.stack_config import (
     check_secrets_passphrase,
     private_key,
@@ -38,7 +40,10 @@ def main() -> None:
     plan = build_plan(deploy, destination=settings.destination, scope=stack)
 
     secret_names = sorted({secret_source(e)[1] for p in plan.placements for e in p.env_secret})
-    version_key = read_version_key(config, uses_secrets=bool(secret_names or plan.registry))
+    certificate_names = proxy_certificate_secrets(plan)
+    version_key = read_version_key(
+        config, uses_secrets=bool(secret_names or plan.registry or certificate_names)
+    )
     registry = None
     if plan.registry is not None:
         registry = RegistryLogin(
@@ -96,6 +101,9 @@ def main() -> None:
                 registry=registry,
             ),
         ).digests
+    error_pages = (
+        read_error_pages(deploy.error_pages_path, Path.cwd()) if deploy.error_pages_path else ()
+    )
     # One host's proxy at a time: an image upgrade never takes every host's port 80 down at once.
     proxies: dict[str, Proxy] = {}
     previous: list[pulumi.Resource] = []
@@ -128,6 +136,8 @@ def main() -> None:
                 drain_timeout=plan.drain_timeout,
                 readiness_delay=plan.readiness_delay,
                 after=after,
+                proxy_secrets={name: config.require_secret(name) for name in certificate_names},
+                error_pages=error_pages,
             ),
         )
 

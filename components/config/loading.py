@@ -41,7 +41,7 @@ TOP_LEVEL_KEYS = frozenset(
         "service", "image", "servers", "primary_role", "builder", "registry", "env",
         "accessories", "ssh", "boot", "volumes", "labels", "retain_containers", "proxy",
         "deploy_timeout", "drain_timeout", "readiness_delay", "aliases",
-        "require_destination", "minimum_version", "logging",
+        "require_destination", "minimum_version", "logging", "error_pages_path",
     }
 )  # fmt: skip
 
@@ -50,7 +50,6 @@ TOP_LEVEL_NOT_YET: Mapping[str, str] = {
     "hooks_path": "hooks are not run yet",
     "hooks_output": "hooks are not run yet",
     "secrets_path": "secrets live in the Pulumi stack; `secrets import FILE` reads any path",
-    "error_pages_path": "custom kamal-proxy error pages are not uploaded yet",
     "allow_empty_roles": "roles without hosts are not planned yet",
     "run_directory": "fleetform keeps its host files under ~/.fleetform/<stack>, one per stack",
     "sshkit": "fleetform does not use SSHKit: each remote command is one pulumi-command session",
@@ -199,4 +198,17 @@ def parse_config(
         drain_timeout=timeouts["drain_timeout"],
         readiness_delay=timeouts["readiness_delay"],
         aliases=tuple(read_aliases(section.get("aliases")).items()),
+        error_pages_path=(
+            _error_pages_path(section.get("error_pages_path"))
+            if section.has("error_pages_path")
+            else None
+        ),
     )
+
+
+def _error_pages_path(value: object) -> str:
+    """A directory, relative to where fleetform runs (Kamal's app root); read when deploying."""
+    path = string_value(value, "error_pages_path")
+    if not path.strip():
+        raise DeployConfigError(f"error_pages_path: must be a directory (got {describe(path)})")
+    return path

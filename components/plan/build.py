@@ -129,18 +129,22 @@ def build_plan(
 
 
 def _check_routes(host: str, proxied: Sequence[Placement]) -> None:
-    """Two roles on one kamal-proxy may not claim the same host name (or both claim every one)."""
-    claimed: dict[str, str] = {}
+    """Two roles on one kamal-proxy may not claim the same host name and path (or both claim
+    every host name on one path): kamal-proxy routes by host, then by the longest path prefix."""
+    claimed: dict[tuple[str, str], str] = {}
     for placement in proxied:
         assert placement.proxy is not None
         for name in placement.proxy.hosts or ("*",):
-            other = claimed.setdefault(name, placement.name)
-            if other != placement.name:
-                what = "every host name" if name == "*" else f"host {name}"
-                raise PlanError(
-                    f"{host}: roles {other} and {placement.name} would both serve {what} through "
-                    f"kamal-proxy; give each its own proxy/host"
-                )
+            for prefix in placement.proxy.path_prefixes or ("/",):
+                other = claimed.setdefault((name, prefix), placement.name)
+                if other != placement.name:
+                    what = "every host name" if name == "*" else f"host {name}"
+                    if prefix != "/":
+                        what += f" below {prefix}"
+                    raise PlanError(
+                        f"{host}: roles {other} and {placement.name} would both serve {what} "
+                        f"through kamal-proxy; give each its own proxy/host or proxy/path_prefix"
+                    )
 
 
 def _role_filter(config: DeployConfig, roles: Sequence[str] | None) -> set[str]:
