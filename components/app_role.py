@@ -179,7 +179,7 @@ class AppRole(pulumi.ComponentResource):
                 certificate=certificate,
                 private_key=private_key,
                 error_pages=args.error_pages,
-                depends_on=[proxy_command],
+                proxy=args.proxies[placement.host],
             ),
             parent=self,
         )

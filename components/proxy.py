@@ -79,12 +79,12 @@ class RouteFilesArgs:
     service: str
     """The route's kamal-proxy service (container family): its files live under its name."""
     version_key: pulumi.Output[str]
+    proxy: Proxy
+    """The host's proxy: the files are copied into its state volume, owned by its user."""
     certificate: pulumi.Output[str] | None = None
     """The custom certificate's PEM (a secret), with `private_key`."""
     private_key: pulumi.Output[str] | None = None
     error_pages: tuple[tuple[str, str], ...] = ()
-    depends_on: Sequence[pulumi.Resource] = ()
-    """The host's proxy: the files are copied into its state volume."""
 
 
 def route_files(
@@ -94,6 +94,18 @@ def route_files(
     directory the route is deployed with. The PEMs travel only on stdin, a Pulumi secret."""
     connection = args.host.connection
     where = f"{connection.user}@{connection.host}:{connection.port}"
+    after_proxy = pulumi.ResourceOptions(
+        parent=parent, depends_on=[*args.host.ready, args.proxy.command]
+    )
+    # Read again whenever the proxy container is replaced: another image may run as another uid.
+    owner_command = host_command(
+        f"{name}-owner",
+        connection=connection,
+        create=proxy_files.owner_script(connection.host),
+        triggers=[args.proxy.container],
+        opts=after_proxy,
+    )
+    owner = owner_command.stdout.apply(lambda text: text.strip())
     secret = args.certificate is not None and args.private_key is not None
     pems = pulumi.Output.all(args.certificate or "", args.private_key or "")
     files = pems.apply(
@@ -106,8 +118,8 @@ def route_files(
     )
     # Keyed with the stack's secret, the version reveals nothing about the PEMs it covers.
     version = pulumi.Output.unsecret(
-        pulumi.Output.all(files, args.version_key).apply(
-            lambda values: values[0].version(values[1], where)
+        pulumi.Output.all(files, args.version_key, owner).apply(
+            lambda values: values[0].version(values[1], where, values[2])
         )
     )
     # The same names without content: what the delete script empties.
@@ -118,17 +130,21 @@ def route_files(
         error_pages=tuple((page, "") for page, _ in args.error_pages),
     )
     directory = version.apply(names.directory)
-    stdin = pulumi.Output.all(files, version).apply(
-        lambda values: proxy_files.archive(values[0], values[1])
+    stdin = pulumi.Output.all(files, version, owner).apply(
+        lambda values: proxy_files.archive(values[0], values[1], values[2])
     )
     command = host_command(
         name,
         connection=connection,
         create=directory.apply(lambda path: proxy_files.files_create_script(connection.host, path)),
         update=directory.apply(lambda path: f"echo {proxy_scripts.q(path)}"),
-        delete=version.apply(lambda v: proxy_files.files_delete_script(names, v)),
+        delete=pulumi.Output.all(version, owner).apply(
+            lambda values: proxy_files.files_delete_script(names, values[0], values[1])
+        ),
         stdin=pulumi.Output.secret(stdin) if secret else stdin,
         triggers=[version],
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=[*args.host.ready, *args.depends_on]),
+        opts=pulumi.ResourceOptions(
+            parent=parent, depends_on=[*args.host.ready, args.proxy.command, owner_command]
+        ),
     )
     return command, directory

@@ -4,10 +4,12 @@ They live in the proxy's state volume, under `fleetform/<service>/<version>/`, w
 (the container family) carries the stack, so stacks never touch each other's files. The volume
 outlives proxy replacements like the routes do, and the proxy container keeps its settings: no
 mount is added, so no running proxy is replaced to start using them. They are copied with
-`docker cp --archive` from a tar on stdin, which sets the owner to the proxy's own user (it runs
-unprivileged) whatever user fleetform logs in as, and keeps the modes: 0700 directories and 0600
-files. The version is an HMAC over the content, so a change copies to a new directory and a
-replacement's delete never touches its successor's files. Nothing here runs anything.
+`docker cp` from a tar on stdin whose entries belong to the proxy's own (unprivileged) user, read
+from the container first, with 0700 directories and 0600 files; that works whatever user
+fleetform logs in as. (`docker cp --archive` would look the user up, but fails on the image's
+`USER kamal-proxy:kamal-proxy`.) The version is an HMAC over the content, so a change copies to a
+new directory and a replacement's delete never touches its successor's files. Nothing here runs
+anything.
 """
 
 from __future__ import annotations
@@ -80,9 +82,9 @@ class RouteFiles:
         found += [(f"{ERROR_PAGES}/{name}", text) for name, text in self.error_pages]
         return found
 
-    def version(self, key: str, where: str) -> str:
-        """12 hex of HMAC-SHA256 (the stack's version key) over the content and the host."""
-        material = json.dumps([where, self.service, self.entries()])
+    def version(self, key: str, where: str, owner: str) -> str:
+        """12 hex of HMAC-SHA256 (the stack's version key) over the content, host and owner."""
+        material = json.dumps([where, owner, self.service, self.entries()])
         return hmac.new(key.encode(), material.encode(), hashlib.sha256).hexdigest()[:12]
 
     def directory(self, version: str) -> str:
@@ -90,8 +92,10 @@ class RouteFiles:
         return f"{FILES_PATH}/{self.service}/{version}"
 
 
-def archive(files: RouteFiles, version: str, *, empty: bool = False) -> str:
-    """Base64 of a tar to extract at the state volume's root; `empty` keeps names, not content."""
+def archive(files: RouteFiles, version: str, owner: str, *, empty: bool = False) -> str:
+    """Base64 of a tar to extract at the state volume's root, its entries owned by `owner`
+    (`uid:gid`). `empty` keeps the files' names, not their content, and leaves directories be."""
+    uid, gid = (int(part) for part in owner.split(":"))
     buffer = io.BytesIO()
     prefix = f"{_FILES_ROOT}/{files.service}/{version}"
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
@@ -100,16 +104,17 @@ def archive(files: RouteFiles, version: str, *, empty: bool = False) -> str:
             parent = f"{prefix}/{name}".rsplit("/", 1)[0]
             if parent not in directories:
                 directories.append(parent)
-        for name in directories:
-            _add(tar, name, None)
+        for name in [] if empty else directories:
+            _add(tar, name, None, uid, gid)
         for name, content in files.entries():
-            _add(tar, f"{prefix}/{name}", b"" if empty else content.encode())
+            _add(tar, f"{prefix}/{name}", b"" if empty else content.encode(), uid, gid)
     return base64.encodebytes(buffer.getvalue()).decode()
 
 
-def _add(tar: tarfile.TarFile, name: str, content: bytes | None) -> None:
+def _add(tar: tarfile.TarFile, name: str, content: bytes | None, uid: int, gid: int) -> None:
     info = tarfile.TarInfo(name)
     info.mtime = 0  # the same content gives the same archive
+    info.uid, info.gid = uid, gid
     if content is None:
         info.type = tarfile.DIRTYPE
         info.mode = 0o700
@@ -120,25 +125,39 @@ def _add(tar: tarfile.TarFile, name: str, content: bytes | None) -> None:
         tar.addfile(info, io.BytesIO(content))
 
 
+def owner_script(host: str) -> str:
+    """Prints `uid:gid` of the user kamal-proxy runs as, from the container's own /etc/passwd."""
+    return f"""set -e
+user=$(docker inspect --format '{{{{.Config.User}}}}' {PROXY_CONTAINER})
+user=${{user%%:*}}
+if [ -z "$user" ]; then echo 0:0; exit 0; fi
+found=$(docker cp {PROXY_CONTAINER}:/etc/passwd - | tar -xOf - \
+  | awk -F: -v user="$user" '$1 == user || $3 == user {{print $3 ":" $4; exit}}')
+case "$found" in
+  *[0-9]:[0-9]*) echo "$found" ;;
+  *) echo "{host}: kamal-proxy runs as $user, who is not in its /etc/passwd" >&2; exit 1 ;;
+esac"""
+
+
 def files_create_script(host: str, directory: str) -> str:
     """Copies the tar on stdin (base64) into the proxy's state volume; prints the directory."""
     return f"""set -e
 if ! docker inspect --format '{{{{.Id}}}}' {PROXY_CONTAINER} >/dev/null 2>&1; then
   echo "{host}: no {PROXY_CONTAINER} container to copy the route's files to" >&2; exit 1
 fi
-base64 -d | docker cp --archive - {PROXY_CONTAINER}:{q(STATE_PATH)}
+base64 -d | docker cp - {PROXY_CONTAINER}:{q(STATE_PATH)}
 echo {q(directory)}"""
 
 
-def files_delete_script(files: RouteFiles, version: str) -> str:
+def files_delete_script(files: RouteFiles, version: str, owner: str) -> str:
     """Empties the files (key included): the proxy image has no shell to remove them with.
 
     The directory is this version's alone, and the route stopped using it before this runs (the
     containers routed with it depend on it). The state volume goes with the host's last route.
     """
     return f"""if docker inspect --format '{{{{.Id}}}}' {PROXY_CONTAINER} >/dev/null 2>&1; then
-  printf '%s' {q(archive(files, version, empty=True))} | base64 -d \\
-    | docker cp --archive - {PROXY_CONTAINER}:{q(STATE_PATH)} || true
+  printf '%s' {q(archive(files, version, owner, empty=True))} | base64 -d \\
+    | docker cp - {PROXY_CONTAINER}:{q(STATE_PATH)} || true
 fi
 true"""
 

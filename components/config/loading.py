@@ -208,7 +208,4 @@ def parse_config(
 
 def _error_pages_path(value: object) -> str:
     """A directory, relative to where fleetform runs (Kamal's app root); read when deploying."""
-    path = string_value(value, "error_pages_path")
-    if not path.strip():
-        raise DeployConfigError(f"error_pages_path: must be a directory (got {describe(path)})")
-    return path
+    return string_value(value, "error_pages_path")
