@@ -81,7 +81,7 @@ def test_ssl_true_is_lets_encrypt_and_redirects_unless_ssl_redirect_is_false() -
 @pytest.mark.parametrize(
     "proxy",
     [
-        {"ssl": CERT},  # Kamal 2.7's spelling
+        {"ssl": CERT},  # Kamal's current spelling
         {"ssl": True, **CERT},  # the earlier one, beside ssl: true
     ],
 )
