@@ -30,7 +30,7 @@ lint:
 	$(ENV) $(PYTHON) -m mypy --strict components/config components/plan components/errors.py \
 	  components/promotion.py components/docker_scripts.py components/known_hosts.py \
 	  components/stack_files.py components/stack_config.py components/host_key_check.py \
-	  components/day2 components/proxy_scripts.py components/interrupt.py components/accessory_uploads.py
+	  components/day2 components/proxy_scripts.py components/interrupt.py components/accessory_uploads.py components/proxy_files.py
 
 unit:
 	$(ENV) $(PYTHON) -m pytest -q tests/unit tests/components

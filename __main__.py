@@ -10,6 +10,7 @@ from components.accessory import Accessory, AccessoryArgs, accessory_registry
 from components.app_image import AppImage, AppImageArgs
 from components.app_role import AppRole, AppRoleArgs
 from components.config import KAMAL_DEPLOY_TIMEOUT, KAMAL_DRAIN_TIMEOUT, load_config
+from components.config.accessory_mounts import project_root
 from components.config.model import secret_source
 from components.docker_host import DockerHost, DockerHostArgs, RegistryLogin
 from components.errors import DeployConfigError, PlanError
@@ -19,6 +20,7 @@ from components.outputs import host_summary, placement_table
 from components.plan import build_plan
 from components.promotion import check_digests_cover_plan, check_no_floating_images
 from components.proxy import Proxy, ProxyArgs
+from components.proxy_files import proxy_certificate_secrets, read_error_pages
 from components.stack_config import (
     check_secrets_passphrase,
     jump_host,
@@ -42,8 +44,10 @@ def main() -> None:
     secret_names = sorted({secret_source(e)[1] for p in plan.placements for e in p.env_secret})
     # Accessory files may hold passwords too: their versions need the key as much as secrets do.
     accessory_secrets = any(p.files or p.registry for p in plan.placements)
+    certificate_names = proxy_certificate_secrets(plan)
     version_key = read_version_key(
-        config, uses_secrets=bool(secret_names or plan.registry or accessory_secrets)
+        config,
+        uses_secrets=bool(secret_names or plan.registry or accessory_secrets or certificate_names),
     )
     registry = None
     if plan.registry is not None:
@@ -119,6 +123,11 @@ def main() -> None:
                 ssh=plan.builder.ssh,
             ),
         ).digests
+    error_pages = (
+        read_error_pages(deploy.error_pages_path, project_root(settings.deploy_file))
+        if deploy.error_pages_path
+        else ()
+    )
     # One host's proxy at a time: an image upgrade never takes every host's port 80 down at once.
     proxies: dict[str, Proxy] = {}
     previous: list[pulumi.Resource] = []
@@ -151,6 +160,8 @@ def main() -> None:
                 drain_timeout=plan.drain_timeout,
                 readiness_delay=plan.readiness_delay,
                 after=after,
+                proxy_secrets={name: config.require_secret(name) for name in certificate_names},
+                error_pages=error_pages,
             ),
         )
 

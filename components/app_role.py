@@ -14,7 +14,8 @@ from components.container import HostContainerArgs, host_container, secret_env_o
 from components.docker_host import DockerHost
 from components.errors import PlanError
 from components.plan import Placement
-from components.proxy import Proxy
+from components.docker_scripts import ProxyRoute
+from components.proxy import Proxy, RouteFilesArgs, route_files
 
 
 @dataclass
@@ -48,6 +49,10 @@ class AppRoleArgs:
     """Kamal's `drain_timeout`: when set, unproxied containers' stop timeout too."""
     readiness_delay: int | None = None
     """Kamal's `readiness_delay`: seconds an unproxied container must keep running."""
+    proxy_secrets: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
+    """Secrets by name for `proxy/ssl`'s custom certificates and keys."""
+    error_pages: tuple[tuple[str, str], ...] = ()
+    """`error_pages_path`'s pages (name, text), served by kamal-proxy for every proxied role."""
 
 
 # fleetform's stop timeout for app containers (Kamal uses drain_timeout when there is no proxy).
@@ -93,14 +98,7 @@ class AppRole(pulumi.ComponentResource):
                 stop_timeout = STOP_TIMEOUT
                 steady_checks = 2
                 if placement.proxy is not None:
-                    # The proxy drains the old container before it is stopped.
-                    route = proxy_scripts.route_for(
-                        placement.container,
-                        placement.proxy,
-                        deploy_timeout=args.deploy_timeout or KAMAL_DEPLOY_TIMEOUT,
-                        drain_timeout=args.drain_timeout or KAMAL_DRAIN_TIMEOUT,
-                    )
-                    depends_on.append(args.proxies[placement.host].command)
+                    route = self._route(name, args, placement, depends_on)
                 else:
                     stop_timeout = args.drain_timeout or STOP_TIMEOUT
                     steady_checks = (
@@ -141,3 +139,49 @@ class AppRole(pulumi.ComponentResource):
             else (pulumi.Output.from_input({}))
         )
         self.register_outputs({"containers": self.containers})
+
+    def _route(
+        self,
+        name: str,
+        args: AppRoleArgs,
+        placement: Placement,
+        depends_on: list[pulumi.Resource],
+    ) -> pulumi.Input[ProxyRoute]:
+        """The placement's route; its certificate and error pages are copied first, if any."""
+        proxy = placement.proxy
+        assert proxy is not None
+        proxy_command = args.proxies[placement.host].command
+
+        def route_for(files: str | None) -> ProxyRoute:
+            # The proxy drains the old container before it is stopped.
+            return proxy_scripts.route_for(
+                placement.container,
+                proxy,
+                deploy_timeout=args.deploy_timeout or KAMAL_DEPLOY_TIMEOUT,
+                drain_timeout=args.drain_timeout or KAMAL_DRAIN_TIMEOUT,
+                files=files,
+                error_pages=bool(args.error_pages),
+            )
+
+        if proxy.certificate_secret is None and not args.error_pages:
+            depends_on.append(proxy_command)
+            return route_for(None)
+        certificate = private_key = None
+        if proxy.certificate_secret is not None and proxy.private_key_secret is not None:
+            certificate = args.proxy_secrets[proxy.certificate_secret]
+            private_key = args.proxy_secrets[proxy.private_key_secret]
+        files, directory = route_files(
+            f"{name}-{placement.host}-proxy-files",
+            RouteFilesArgs(
+                host=args.hosts[placement.host],
+                service=placement.container,
+                version_key=args.version_key,
+                certificate=certificate,
+                private_key=private_key,
+                error_pages=args.error_pages,
+                proxy=args.proxies[placement.host],
+            ),
+            parent=self,
+        )
+        depends_on.append(files)
+        return directory.apply(route_for)

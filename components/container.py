@@ -8,6 +8,7 @@ import hmac
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 from pulumi_command import remote
@@ -42,7 +43,7 @@ class HostContainerArgs:
     depends_on: Sequence[pulumi.Resource] = ()
     repair: int = 0
     """Repair generation (`drift --repair`): a new one replaces the container under a new name."""
-    route: docker_scripts.ProxyRoute | None = None
+    route: pulumi.Input[docker_scripts.ProxyRoute] | None = None
     """Served through the host's kamal-proxy: no host port, traffic switched by the proxy."""
     steady_checks: int = 2
     """Seconds a container without healthcheck must keep running (Kamal's `readiness_delay`)."""
@@ -104,8 +105,8 @@ def host_container(name: str, args: HostContainerArgs, parent: pulumi.Resource) 
     if args.repair:
         where += f"#repair{args.repair}"
 
-    def named_spec(values: list[str]) -> docker_scripts.ContainerSpec:
-        reference, platform, env, key = values
+    def named_spec(values: list[Any]) -> docker_scripts.ContainerSpec:
+        reference, platform, env, key, route = values
         spec = docker_scripts.ContainerSpec(
             name=_NAME_PLACEHOLDER,
             family=placement.container,
@@ -130,7 +131,7 @@ def host_container(name: str, args: HostContainerArgs, parent: pulumi.Resource) 
             retain=args.retain,
             exclusive=args.exclusive,
             docker_config=args.docker_config or host.docker_config,
-            route=args.route,
+            route=route,
             steady_checks=args.steady_checks,
             files=tuple(
                 docker_scripts.UploadedFile(
@@ -151,7 +152,9 @@ def host_container(name: str, args: HostContainerArgs, parent: pulumi.Resource) 
 
     # The HMAC key makes the version safe to show: unsecret keeps names and diffs readable.
     spec = pulumi.Output.unsecret(
-        pulumi.Output.all(args.reference, args.platform, stdin, args.version_key).apply(named_spec)
+        pulumi.Output.all(args.reference, args.platform, stdin, args.version_key, args.route).apply(
+            named_spec
+        )
     )
     return host_command(
         name,

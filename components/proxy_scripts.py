@@ -34,18 +34,47 @@ OWNER_LABEL = "fleetform.proxy.stack"
 STATE_VOLUME = "kamal-proxy-config"
 """kamal-proxy's state (its routes), kept across proxy replacements, as Kamal does."""
 STATE_PATH = "/home/kamal-proxy/.config/kamal-proxy"
+FILES_PATH = f"{STATE_PATH}/fleetform"
+"""Routes' certificates and error pages, one directory per service and version (proxy_files)."""
+TLS_CERTIFICATE = "tls/cert.pem"
+TLS_PRIVATE_KEY = "tls/key.pem"
+ERROR_PAGES = "error_pages"
 # `kamal-proxy list` colours its table even when not on a terminal.
 _PLAIN = r"tr -d '\033' | sed 's/\[[0-9;]*m//g'"
 _WAIT_TRIES = 60  # x 0.5 s
 
 
 def route_for(
-    service: str, route: ProxyConfig, *, deploy_timeout: int, drain_timeout: int
+    service: str,
+    route: ProxyConfig,
+    *,
+    deploy_timeout: int,
+    drain_timeout: int,
+    files: str | None = None,
+    error_pages: bool = False,
 ) -> ProxyRoute:
-    """The `kamal-proxy deploy` options of a role, as Kamal derives them from `proxy`."""
+    """The `kamal-proxy deploy` options of a role, as Kamal derives them from `proxy`.
+
+    `files` is the proxy-side directory this route's certificate and error pages were copied to
+    (see proxy_files); `error_pages` says the deploy file names some.
+    """
     check = route.healthcheck
     buffering = route.buffering
     options = [f"--host={host}" for host in route.hosts]
+    options += [f"--path-prefix={prefix}" for prefix in route.path_prefixes]
+    if route.strip_path_prefix is not None:
+        options.append(f"--strip-path-prefix={_flag(route.strip_path_prefix)}")
+    if route.ssl:
+        options.append("--tls")
+        if route.certificate_secret is not None:
+            if files is None:
+                raise ValueError(f"{service}: a custom certificate needs its files directory")
+            options += [
+                f"--tls-certificate-path={files}/{TLS_CERTIFICATE}",
+                f"--tls-private-key-path={files}/{TLS_PRIVATE_KEY}",
+            ]
+    if route.ssl_redirect is not None:
+        options.append(f"--tls-redirect={_flag(route.ssl_redirect)}")
     options += [
         f"--deploy-timeout={deploy_timeout}s",
         f"--drain-timeout={drain_timeout}s",
@@ -72,6 +101,10 @@ def route_for(
         options.append(f"--forward-headers={_flag(route.forward_headers)}")
     options += [f"--log-request-header={header}" for header in route.request_headers]
     options += [f"--log-response-header={header}" for header in route.response_headers]
+    if error_pages:
+        if files is None:
+            raise ValueError(f"{service}: error pages need their files directory")
+        options.append(f"--error-pages={files}/{ERROR_PAGES}")
     return ProxyRoute(service=service, app_port=route.app_port, deploy_options=tuple(options))
 
 
@@ -104,6 +137,9 @@ class ProxySpec:
             if address is not None:
                 prefix = f"[{address}]:" if ":" in address else f"{address}:"
             specs += [f"{prefix}{self.run.http_port}:80", f"{prefix}{self.run.https_port}:443"]
+            if self.run.http3:
+                # HTTP/3 is QUIC: UDP on the HTTPS port.
+                specs.append(f"{prefix}{self.run.https_port}:443/udp")
         return tuple(specs)
 
     @property
@@ -142,6 +178,8 @@ def proxy_run_argv(spec: ProxySpec, settings_hash: str) -> list[str]:
         argv.append("--debug")
     if run.metrics_port is not None:
         argv.append(f"--metrics-port={run.metrics_port}")
+    if run.http3:
+        argv.append("--http3")
     return argv
 
 

@@ -48,6 +48,7 @@ TOP_LEVEL_KEYS = frozenset(
         "accessories", "ssh", "boot", "volumes", "labels", "retain_containers", "proxy",
         "deploy_timeout", "drain_timeout", "readiness_delay", "aliases",
         "require_destination", "minimum_version", "logging", "allow_empty_roles",
+        "error_pages_path",
     }
 )  # fmt: skip
 
@@ -56,7 +57,6 @@ TOP_LEVEL_NOT_YET: Mapping[str, str] = {
     "hooks_path": "hooks are not run yet",
     "hooks_output": "hooks are not run yet",
     "secrets_path": "secrets live in the Pulumi stack; `secrets import FILE` reads any path",
-    "error_pages_path": "custom kamal-proxy error pages are not uploaded yet",
     "run_directory": "fleetform keeps its host files under ~/.fleetform/<stack>, one per stack",
     "sshkit": "fleetform does not use SSHKit: each remote command is one pulumi-command session",
     "output": "output loggers (OTel, file) are not built; `pulumi up --json` and the engine's "
@@ -218,4 +218,14 @@ def parse_config(
         aliases=tuple(read_aliases(section.get("aliases")).items()),
         env_tags=env_tags,
         allow_empty_roles=allow_empty_roles,
+        error_pages_path=(
+            _error_pages_path(section.get("error_pages_path"))
+            if section.has("error_pages_path")
+            else None
+        ),
     )
+
+
+def _error_pages_path(value: object) -> str:
+    """A directory, relative to the project root (Kamal's app root); read when deploying."""
+    return string_value(value, "error_pages_path")

@@ -212,6 +212,18 @@ class ProxyConfig:
     request_headers: tuple[str, ...] = ("Cache-Control", "Last-Modified", "User-Agent")
     """`logging.request_headers`; the default is Kamal's."""
     response_headers: tuple[str, ...] = ()
+    path_prefixes: tuple[str, ...] = ()
+    """Kamal's `path_prefix` (comma-separated): only requests below these paths reach the role."""
+    strip_path_prefix: bool | None = None
+    """None leaves kamal-proxy's default: the prefix is stripped before the request is forwarded."""
+    ssl: bool = False
+    """HTTPS on kamal-proxy for `hosts`: Let's Encrypt, or the custom certificate below."""
+    ssl_redirect: bool | None = None
+    """None leaves kamal-proxy's default: with ssl, plain HTTP is redirected to HTTPS."""
+    certificate_secret: str | None = None
+    """Name of the secret holding the custom certificate (PEM), Kamal's `certificate_pem`."""
+    private_key_secret: str | None = None
+    """Name of the secret holding the custom certificate's private key (PEM)."""
 
 
 @dataclass(frozen=True)
@@ -229,6 +241,8 @@ class ProxyRunConfig:
     debug: bool = False
     log_max_size: str = "10m"
     metrics_port: int | None = None
+    http3: bool = False
+    """kamal-proxy's `--http3`, with UDP published on the HTTPS port."""
 
     @property
     def image(self) -> str:
@@ -385,6 +399,9 @@ class DeployConfig:
     def env_for(self, role: RoleConfig, host: str) -> EnvConfig:
         """The env of `role`'s container on `host`: the role's env, then its host's tags."""
         return tagged_env(role.env, role.tags_of(host), self.env_tags)
+
+    error_pages_path: str | None = None
+    """Kamal's `error_pages_path`: the directory whose 4xx.html/5xx.html kamal-proxy serves."""
 
     @property
     def app_repository(self) -> str:

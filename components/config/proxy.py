@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from components.config.container_settings import read_options
@@ -21,6 +22,7 @@ from components.config.model import (
     ProxyRunConfig,
 )
 from components.config.values import (
+    ENV_NAME,
     REPOSITORY_PATH,
     Section,
     child_path,
@@ -34,16 +36,12 @@ from components.errors import DeployConfigError
 PROXY_KEYS = frozenset(
     {
         "host", "hosts", "app_port", "ssl", "healthcheck", "response_timeout", "buffering",
-        "forward_headers", "logging", "run",
+        "forward_headers", "logging", "run", "ssl_redirect", "path_prefix", "strip_path_prefix",
+        "certificate_pem", "private_key_pem",
     }
 )  # fmt: skip
-PROXY_NOT_YET: Mapping[str, str] = {
-    "certificate_pem": "custom certificates are not uploaded to kamal-proxy yet",
-    "private_key_pem": "custom certificates are not uploaded to kamal-proxy yet",
-    "ssl_redirect": "not passed to kamal-proxy yet",
-    "path_prefix": "not passed to kamal-proxy yet",
-    "strip_path_prefix": "not passed to kamal-proxy yet",
-}
+PROXY_NOT_YET: Mapping[str, str] = {}
+SSL_KEYS = frozenset({"certificate_pem", "private_key_pem"})
 HEALTHCHECK_KEYS = frozenset({"path", "interval", "timeout"})
 BUFFERING_KEYS = frozenset(
     {"requests", "responses", "max_request_body", "max_response_body", "memory"}
@@ -52,10 +50,10 @@ LOGGING_KEYS = frozenset({"request_headers", "response_headers"})
 RUN_KEYS = frozenset(
     {
         "http_port", "https_port", "publish", "bind_ips", "options", "registry", "repository",
-        "version", "debug", "log_max_size", "metrics_port",
+        "version", "debug", "log_max_size", "metrics_port", "http3",
     }
 )  # fmt: skip
-RUN_NOT_YET: Mapping[str, str] = {"http3": "the proxy publishes no UDP port for HTTP/3 yet"}
+RUN_NOT_YET: Mapping[str, str] = {}
 
 _HOST_NAME = re.compile(
     r"^(?:\*\.)?[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$"
@@ -149,8 +147,8 @@ def read_route(value: Mapping[str, Any], path: str) -> ProxyConfig:
         hosts = _host_names(
             string_list(section.get("hosts"), section.child("hosts")), section.child("hosts")
         )
-    if section.has("ssl"):
-        _check_ssl(section.get("ssl"), section.child("ssl"), hosts)
+    tls = _tls(section, hosts)
+    path_prefixes = _path_prefixes(section, tls)
     app_port = 80
     if section.has("app_port"):
         app_port = whole_number(
@@ -177,6 +175,16 @@ def read_route(value: Mapping[str, Any], path: str) -> ProxyConfig:
         response_timeout=response_timeout,
         buffering=buffering,
         forward_headers=forward_headers,
+        path_prefixes=path_prefixes,
+        strip_path_prefix=(
+            _boolean(section.get("strip_path_prefix"), section.child("strip_path_prefix"))
+            if section.has("strip_path_prefix")
+            else None
+        ),
+        ssl=tls.enabled,
+        ssl_redirect=tls.redirect,
+        certificate_secret=tls.certificate,
+        private_key_secret=tls.private_key,
     )
     if section.has("logging"):
         logging = Section(
@@ -218,22 +226,118 @@ def _host_names(names: list[str], path: str, *, split: bool = False) -> tuple[st
     return tuple(found)
 
 
-def _check_ssl(value: object, path: str, hosts: tuple[str, ...]) -> None:
-    if value is False:
-        return
+@dataclass(frozen=True)
+class _Tls:
+    enabled: bool = False
+    redirect: bool | None = None
+    certificate: str | None = None
+    private_key: str | None = None
+
+
+def _tls(section: Section, hosts: tuple[str, ...]) -> _Tls:
+    """`ssl` (true, false, or Kamal's `{certificate_pem, private_key_pem}` mapping), the older
+    `certificate_pem`/`private_key_pem` beside `ssl: true`, and `ssl_redirect`."""
+    path = section.child("ssl")
+    value = section.get("ssl") if section.has("ssl") else False
+    names: dict[str, str] = {}
     if isinstance(value, Mapping):
+        ssl = Section(value, path, path)
+        ssl.check_keys(SSL_KEYS)
+        names = {key: _secret_name(item, ssl.child(key)) for key, item in ssl.items()}
+        where = path
+        for key in SSL_KEYS:
+            if section.has(key):
+                raise DeployConfigError(
+                    f"{section.child(key)}: the certificate is already given under ssl; keep one "
+                    f"of the two spellings (got {describe(section.get(key))})"
+                )
+    elif isinstance(value, bool):
+        where = section.path
+        for key in sorted(SSL_KEYS):
+            if section.has(key):
+                if not value:
+                    raise DeployConfigError(
+                        f"{section.child(key)}: a custom certificate needs ssl: true "
+                        f"(got {describe(section.get(key))} with ssl off)"
+                    )
+                names[key] = _secret_name(section.get(key), section.child(key))
+    else:
         raise DeployConfigError(
-            f"{path}: custom certificates (certificate_pem, private_key_pem) are not supported "
-            f"yet by fleetform (got {describe(value)})"
+            f"{path}: must be true, false or a mapping of certificate_pem and private_key_pem "
+            f"(got {describe(value)})"
         )
-    if value is not True:
-        raise DeployConfigError(f"{path}: must be true or false (got {describe(value)})")
-    if not hosts:
-        raise DeployConfigError(f"{path}: must set proxy/host to enable automatic SSL (got true)")
-    raise DeployConfigError(
-        f"{path}: automatic HTTPS needs certificates, from Let's Encrypt or certificate_pem, and "
-        f"fleetform supports neither yet; use ssl: false (got true)"
+    enabled = value is not False
+    for key, other in (
+        ("certificate_pem", "private_key_pem"),
+        ("private_key_pem", "certificate_pem"),
+    ):
+        if key in names and other not in names:
+            raise DeployConfigError(
+                f"{where}: missing {other}, required when {key} is given (got {key} only)"
+            )
+    if enabled and isinstance(value, Mapping) and not names:
+        raise DeployConfigError(
+            f"{path}: must name certificate_pem and private_key_pem, or be true (got {{}})"
+        )
+    if enabled and not hosts:
+        kind = "automatic SSL" if value is True else "SSL"
+        raise DeployConfigError(
+            f"{path}: must set proxy/host to enable {kind} (got {describe(value)})"
+        )
+    redirect = None
+    if section.has("ssl_redirect"):
+        redirect = _boolean(section.get("ssl_redirect"), section.child("ssl_redirect"))
+        if not enabled:
+            raise DeployConfigError(
+                f"{section.child('ssl_redirect')}: only applies with ssl: true, kamal-proxy "
+                f"redirects nothing without HTTPS (got {describe(redirect)})"
+            )
+    return _Tls(
+        enabled=enabled,
+        redirect=redirect,
+        certificate=names.get("certificate_pem"),
+        private_key=names.get("private_key_pem"),
     )
+
+
+def _secret_name(value: object, path: str) -> str:
+    # The value might be a PEM pasted by mistake, so it is never echoed.
+    if not isinstance(value, str) or not ENV_NAME.match(value):
+        raise DeployConfigError(
+            f"{path}: must be the name of a secret holding the PEM, like CERTIFICATE_PEM "
+            f"(got a value that is not a secret name)"
+        )
+    return value
+
+
+def _path_prefixes(section: Section, tls: _Tls) -> tuple[str, ...]:
+    if not section.has("path_prefix"):
+        if section.has("strip_path_prefix"):
+            raise DeployConfigError(
+                f"{section.child('strip_path_prefix')}: only applies with path_prefix "
+                f"(got {describe(section.get('strip_path_prefix'))})"
+            )
+        return ()
+    where = section.child("path_prefix")
+    text = string_value(section.get("path_prefix"), where)
+    prefixes: list[str] = []
+    for raw in text.split(","):
+        # kamal-proxy's own normalisation: one leading slash, no trailing one.
+        prefix = "/" + raw.strip().strip("/")
+        if not raw.strip() or not _PATH.match(prefix) or "//" in prefix:
+            raise DeployConfigError(
+                f"{where}: must be URL paths like /api, comma-separated (got {describe(text)})"
+            )
+        if prefix in prefixes:
+            raise DeployConfigError(f"{where}: duplicate path {prefix} (got {describe(text)})")
+        prefixes.append(prefix)
+    if tls.enabled and "/" not in prefixes:
+        raise DeployConfigError(
+            f"{where}: kamal-proxy sets up HTTPS only on a host's root-path route; a path_prefix "
+            f"route takes HTTPS from the root route of its host, so drop ssl here "
+            f"(got {describe(text)} with ssl)"
+        )
+    return tuple(prefixes)
 
 
 def _boolean(value: object, path: str) -> bool:
@@ -313,7 +417,7 @@ def read_run(value: object) -> ProxyRunConfig:
             values[key] = whole_number(
                 section.get(key), section.child(key), minimum=1, maximum=65535
             )
-    for key in ("publish", "debug"):
+    for key in ("publish", "debug", "http3"):
         if section.has(key):
             values[key] = _boolean(section.get(key), section.child(key))
     if section.has("bind_ips"):

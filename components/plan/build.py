@@ -134,22 +134,26 @@ def build_plan(
 
 
 def _check_routes(host: str, proxied: Sequence[Placement]) -> None:
-    """Two roles on one kamal-proxy may not claim the same host name (or both claim every one)."""
-    claimed: dict[str, str] = {}
+    """Two roles on one kamal-proxy may not claim the same host name and path (or both claim
+    every host name on one path): kamal-proxy routes by host, then by the longest path prefix."""
+    claimed: dict[tuple[str, str], str] = {}
     for placement in proxied:
         assert placement.proxy is not None
         this = f"{placement.kind} {placement.name}"
         for name in placement.proxy.hosts or ("*",):
-            other = claimed.setdefault(name, this)
-            if other != this:
-                what = "every host name" if name == "*" else f"host {name}"
-                both = f"{other} and {this}"
-                if other.startswith("role ") and this.startswith("role "):
-                    both = f"roles {other.removeprefix('role ')} and {placement.name}"
-                raise PlanError(
-                    f"{host}: {both} would both serve {what} through "
-                    f"kamal-proxy; give each its own proxy/host"
-                )
+            for prefix in placement.proxy.path_prefixes or ("/",):
+                other = claimed.setdefault((name, prefix), this)
+                if other != this:
+                    what = "every host name" if name == "*" else f"host {name}"
+                    if prefix != "/":
+                        what += f" below {prefix}"
+                    both = f"{other} and {this}"
+                    if other.startswith("role ") and this.startswith("role "):
+                        both = f"roles {other.removeprefix('role ')} and {placement.name}"
+                    raise PlanError(
+                        f"{host}: {both} would both serve {what} through kamal-proxy; "
+                        f"give each its own proxy/host or proxy/path_prefix"
+                    )
 
 
 def _role_filter(config: DeployConfig, roles: Sequence[str] | None) -> set[str]:

@@ -140,7 +140,7 @@ def registry_json(registry: RegistryConfig) -> dict[str, Any]:
 
 def route_json(route: ProxyConfig) -> dict[str, Any]:
     """A role's route as the plan's JSON shows it."""
-    return {
+    shown: dict[str, Any] = {
         "hosts": list(route.hosts),
         "app_port": route.app_port,
         "healthcheck": {
@@ -162,6 +162,17 @@ def route_json(route: ProxyConfig) -> dict[str, Any]:
             "response_headers": list(route.response_headers),
         },
     }
+    # Later keys only when set: a route that uses none keeps the placement hash it had.
+    later: dict[str, Any] = {
+        "path_prefixes": list(route.path_prefixes) or None,
+        "strip_path_prefix": route.strip_path_prefix,
+        "ssl": route.ssl or None,
+        "ssl_redirect": route.ssl_redirect,
+        "certificate_pem": route.certificate_secret,
+        "private_key_pem": route.private_key_secret,
+    }
+    shown.update({key: value for key, value in later.items() if value is not None})
+    return shown
 
 
 @dataclass(frozen=True)

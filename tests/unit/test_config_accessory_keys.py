@@ -520,7 +520,7 @@ def test_bad_accessory_proxies() -> None:
     )
     assert_config_error(
         "10.0.0.1: role web and accessory redis would both serve host a.example.com through "
-        "kamal-proxy; give each its own proxy/host",
+        "kamal-proxy; give each its own proxy/host or proxy/path_prefix",
         error=PlanError,
         proxy={"host": "a.example.com"},
         accessories=redis(host="10.0.0.1", proxy={"host": "a.example.com"}),

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from components.config import PROXY_NOT_YET, RUN_NOT_YET, ProxyConfig
+from components.config import ProxyConfig
 from tests.unit.support import PlanError, assert_config_error, parse, plan
 
 
@@ -132,13 +132,9 @@ def test_the_plan_places_one_proxy_per_host_of_a_proxied_role() -> None:
         ({"proxy": {"hosts": ["a.test", "a.test"]}}, "proxy/hosts/1: duplicate host name (got 'a.test')"),
         ({"proxy": {"app_port": 0}}, "proxy/app_port: must be between 1 and 65535 (got 0)"),
         ({"proxy": {"ssl": True}}, "proxy/ssl: must set proxy/host to enable automatic SSL (got true)"),
-        ({"proxy": {"ssl": True, "host": "a.test"}},
-         "proxy/ssl: automatic HTTPS needs certificates, from Let's Encrypt or certificate_pem, and "
-         "fleetform supports neither yet; use ssl: false (got true)"),
-        ({"proxy": {"ssl": {"certificate_pem": "C", "private_key_pem": "K"}}},
-         "proxy/ssl: custom certificates (certificate_pem, private_key_pem) are not supported yet "
-         "by fleetform (got a mapping)"),
-        ({"proxy": {"ssl": "yes"}}, "proxy/ssl: must be true or false (got 'yes')"),
+        ({"proxy": {"ssl": "yes"}},
+         "proxy/ssl: must be true, false or a mapping of certificate_pem and private_key_pem "
+         "(got 'yes')"),
         ({"proxy": {"healthcheck": {"path": "up"}}},
          "proxy/healthcheck/path: must be a URL path starting with / (got 'up')"),
         ({"proxy": {"healthcheck": {"interval": "1s"}}},
@@ -182,25 +178,6 @@ def test_proxy_errors(fragment: dict[str, Any], message: str) -> None:
     assert_config_error(message, **fragment)
 
 
-@pytest.mark.parametrize("key", sorted(PROXY_NOT_YET))
-def test_kamal_proxy_keys_not_supported_yet(key: str) -> None:
-    assert_config_error(
-        f"proxy/{key}: not supported by fleetform: {PROXY_NOT_YET[key]} (got 'x')", proxy={key: "x"}
-    )
-    assert_config_error(
-        f"servers/web/proxy/{key}: not supported by fleetform: {PROXY_NOT_YET[key]} (got 'x')",
-        **web(proxy={key: "x"}),
-    )
-
-
-@pytest.mark.parametrize("key", sorted(RUN_NOT_YET))
-def test_kamal_proxy_run_keys_not_supported_yet(key: str) -> None:
-    assert_config_error(
-        f"proxy/run/{key}: not supported by fleetform: {RUN_NOT_YET[key]} (got true)",
-        proxy={"run": {key: True}},
-    )
-
-
 def test_two_proxied_roles_on_one_host_must_claim_different_host_names() -> None:
     servers = {
         "web": {"hosts": ["10.0.0.1"]},
@@ -208,7 +185,7 @@ def test_two_proxied_roles_on_one_host_must_claim_different_host_names() -> None
     }
     assert_config_error(
         "10.0.0.1: roles web and api would both serve every host name through kamal-proxy; "
-        "give each its own proxy/host",
+        "give each its own proxy/host or proxy/path_prefix",
         error=PlanError,
         servers=servers,
     )
