@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import base64
-import os
-import runpy
 from collections.abc import Iterator
 from typing import Any
 
-import pulumi
 import pytest
 import yaml
 
+from tests.components.program import fake_ssh_files, run_program, secret_value
 from tests.components.test_graph import (
     REMOTE_COMMAND,
     ROOT,
-    SECRET_SIGNATURE,
-    RecordingMocks,
 )
 
 pytestmark = pytest.mark.components
@@ -39,40 +35,17 @@ def created(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict
     deploy_file = project / "config" / "deploy.yml"
     deploy_file.write_text(yaml.safe_dump(deploy))
     keys = tmp_path_factory.mktemp("keys")
-    (keys / "id").write_text("not-a-real-key")
-    (keys / "known_hosts").write_text(
-        "".join(f"10.203.0.{n} ssh-ed25519 AAAAkey\n" for n in (11, 12, 13, 14))
-    )
-    mocks = RecordingMocks()
-    pulumi.runtime.set_mocks(mocks, project="fleetform", stack="unit", preview=True)
-    for key, value in {
+    settings = {
         "deployFile": str(deploy_file),
-        "sshPrivateKeyPath": str(keys / "id"),
-        "knownHostsFile": str(keys / "known_hosts"),
+        **fake_ssh_files(keys, (f"10.203.0.{n}" for n in (11, 12, 13, 14))),
         "REGISTRY_PASSWORD": "registry-pass",
         "APP_SECRET": "app-secret",
         "PULL_PW": "pull-pass",
         "REDIS_PASSWORD": "redis-pass-value",
         "versionKey": "unit-version-key",
-    }.items():
-        pulumi.runtime.set_config(f"fleetform:{key}", value)
-
-    @pulumi.runtime.test
-    def run() -> None:
-        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
-
-    passphrase = os.environ.pop("PULUMI_CONFIG_PASSPHRASE", None)
-    try:
-        run()
-    finally:
-        if passphrase is not None:
-            os.environ["PULUMI_CONFIG_PASSPHRASE"] = passphrase
+    }
+    mocks = run_program(settings)
     yield {r.name: r.inputs for r in mocks.created if r.typ == REMOTE_COMMAND}
-
-
-def secret_value(value: Any) -> str:
-    assert isinstance(value, dict) and SECRET_SIGNATURE in value, "must arrive as a secret"
-    return str(value["value"])
 
 
 def test_file_contents_travel_only_on_secret_stdin(created: dict[str, dict[str, Any]]) -> None:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import runpy
 from collections.abc import Iterator
 from typing import Any
 
-import pulumi
 import pytest
 import yaml
 
-from tests.components.test_graph import ROOT, SECRET_SIGNATURE, SEED_ARCH, RecordingMocks
+from tests.components.program import fake_ssh_files, run_program, unsecret
+from tests.components.test_graph import ROOT, SECRET_SIGNATURE, SEED_ARCH
 
 pytestmark = pytest.mark.components
 
@@ -28,10 +26,6 @@ BUILDER_KEYS = {
 }
 
 
-def unsecret(value: Any) -> Any:
-    return value["value"] if isinstance(value, dict) and SECRET_SIGNATURE in value else value
-
-
 @pytest.fixture(scope="module")
 def images(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict[str, Any]]]:
     work = tmp_path_factory.mktemp("builder-graph")
@@ -40,33 +34,15 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict[
     # The amd64 host runs the app too, so both arches are built.
     deploy["servers"]["jobs"] = {"hosts": ["10.203.0.14"], "arch": "amd64"}
     (work / "deploy.yml").write_text(yaml.safe_dump(deploy))
-    (work / "id").write_text("not-a-real-key")
-    (work / "known_hosts").write_text(
-        "".join(f"{host} ssh-ed25519 AAAAkey{host}\n" for host in SEED_ARCH)
-    )
-    mocks = RecordingMocks()
-    pulumi.runtime.set_mocks(mocks, project="fleetform", stack="unit", preview=True)
-    for key, value in {
+    settings = {
         "deployFile": str(work / "deploy.yml"),
-        "sshPrivateKeyPath": str(work / "id"),
-        "knownHostsFile": str(work / "known_hosts"),
+        **fake_ssh_files(work, SEED_ARCH),
         "REGISTRY_PASSWORD": "registry-pass",
         "APP_SECRET": "app-secret",
         "GITHUB_TOKEN": "github-token-value",
         "versionKey": "unit-version-key",
-    }.items():
-        pulumi.runtime.set_config(f"fleetform:{key}", value)
-
-    @pulumi.runtime.test
-    def run() -> None:
-        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
-
-    passphrase = os.environ.pop("PULUMI_CONFIG_PASSPHRASE", None)
-    try:
-        run()
-    finally:
-        if passphrase is not None:
-            os.environ["PULUMI_CONFIG_PASSPHRASE"] = passphrase
+    }
+    mocks = run_program(settings)
     yield {r.name: r.inputs for r in mocks.created if r.typ == IMAGE}
 
 

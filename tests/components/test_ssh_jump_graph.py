@@ -7,20 +7,15 @@ user name on stdin, never in its script.
 
 from __future__ import annotations
 
-import os
-import runpy
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pulumi
 import pytest
 import yaml
 
+from tests.components.program import run_program, unsecret
 from tests.components.test_graph import (
     REMOTE_COMMAND,
-    SECRET_SIGNATURE,
-    RecordingMocks,
     connection,
 )
 
@@ -42,10 +37,6 @@ DEPLOY = {
 }
 
 
-def _value(value: Any) -> Any:
-    return value["value"] if isinstance(value, dict) and SECRET_SIGNATURE in value else value
-
-
 @pytest.fixture(scope="module")
 def created(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Any]]:
     files = tmp_path_factory.mktemp("jump")
@@ -54,28 +45,15 @@ def created(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Any]]:
         "".join(f"{h} ssh-ed25519 AAAAkey{h}\n" for h in ("10.203.0.11", "10.203.0.12"))
         + f"[{JUMP}]:2222 ssh-ed25519 AAAAjumpkey\n"
     )
-    mocks = RecordingMocks()
-    pulumi.runtime.set_mocks(mocks, project="fleetform", stack="unit", preview=True)
-    # Replaces whatever another module's graph set (its sshPrivateKeyPath, for one).
-    settings = {
-        "deployFile": str(files / "deploy.yml"),
-        "knownHostsFile": str(files / "known_hosts"),
-        "REGISTRY_USER": "secret-user",
-        "REGISTRY_PASSWORD": "registry-pass",
-        "versionKey": "unit-version-key",
-    }
-    pulumi.runtime.set_all_config({f"fleetform:{k}": v for k, v in settings.items()})
-
-    @pulumi.runtime.test
-    def run() -> None:
-        runpy.run_path(str(Path(__file__).resolve().parents[2] / "__main__.py"), run_name="x")
-
-    passphrase = os.environ.pop("PULUMI_CONFIG_PASSPHRASE", None)
-    try:
-        run()
-    finally:
-        if passphrase is not None:
-            os.environ["PULUMI_CONFIG_PASSPHRASE"] = passphrase
+    mocks = run_program(
+        {
+            "deployFile": str(files / "deploy.yml"),
+            "knownHostsFile": str(files / "known_hosts"),
+            "REGISTRY_USER": "secret-user",
+            "REGISTRY_PASSWORD": "registry-pass",
+            "versionKey": "unit-version-key",
+        }
+    )
     yield mocks.created
 
 
@@ -98,9 +76,9 @@ def test_the_secret_user_name_is_on_stdin_only(created: list[Any]) -> None:
     logins = [r for r in created if r.name.endswith("-registry-login")]
     assert len(logins) == 2
     for login in logins:
-        assert _value(login.inputs["stdin"]) == "secret-user\nregistry-pass"
+        assert unsecret(login.inputs["stdin"]) == "secret-user\nregistry-pass"
         assert "secret-user" not in login.inputs["create"]
         assert "IFS= read -r user" in login.inputs["create"]
     (image,) = [r for r in created if r.typ == "docker-build:index:Image"]
-    (registry,) = _value(image.inputs["registries"])
-    assert _value(registry["username"]) == "secret-user"
+    (registry,) = unsecret(image.inputs["registries"])
+    assert unsecret(registry["username"]) == "secret-user"

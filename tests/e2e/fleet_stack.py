@@ -33,6 +33,21 @@ def registry_digest(repository: str, tag: str) -> str:
         return str(response.headers["Docker-Content-Digest"])
 
 
+def fleet_app(service: str) -> dict[str, Any]:
+    """The head of an e2e deploy file: the busybox app image in the fleet registry, arm64."""
+    inv = inventory()
+    return {
+        "service": service,
+        "image": "fleetform/busybox",
+        "registry": {
+            "server": inv["registry"],
+            "username": inv["registry_user"],
+            "password": ["REGISTRY_PASSWORD"],
+        },
+        "builder": {"arch": "arm64"},
+    }
+
+
 class OpsStack:
     """A stack of the real program, its deploy file in a temporary directory."""
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from pulumi import automation as auto
 
-from tests.e2e.fleet_stack import OpsStack
+from tests.e2e.fleet_stack import fleet_app, OpsStack
 from tests.support import ROOT, host_address, inventory, ssh
 
 pytestmark = pytest.mark.e2e
@@ -36,14 +36,7 @@ ADMIN_HOST = "admin.acc.test"
 def accessory_config() -> dict[str, Any]:
     registry = inventory()["registry"]
     return {
-        "service": "acc",
-        "image": "fleetform/busybox",
-        "registry": {
-            "server": registry,
-            "username": inventory()["registry_user"],
-            "password": ["REGISTRY_PASSWORD"],
-        },
-        "builder": {"arch": "arm64"},
+        **fleet_app("acc"),
         "servers": {
             "jobs": {
                 "hosts": [host_address("h3")],

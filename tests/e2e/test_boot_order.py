@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from pulumi import automation as auto
 
-from tests.e2e.fleet_stack import OpsStack
-from tests.support import ROOT, host_address, inventory, ssh
+from tests.e2e.fleet_stack import fleet_app, OpsStack
+from tests.support import ROOT, host_address, ssh
 
 pytestmark = pytest.mark.e2e
 
@@ -30,16 +30,8 @@ CANARY_SECRET = "canary-secret-4f9c2e"
 
 
 def boot_config() -> dict[str, Any]:
-    registry = inventory()["registry"]
     return {
-        "service": "boot",
-        "image": "fleetform/busybox",
-        "registry": {
-            "server": registry,
-            "username": inventory()["registry_user"],
-            "password": ["REGISTRY_PASSWORD"],
-        },
-        "builder": {"arch": "arm64"},
+        **fleet_app("boot"),
         "readiness_delay": READINESS_DELAY,
         "servers": {
             "web": {"hosts": [host_address("h1")], "cmd": LOOP, "proxy": False},

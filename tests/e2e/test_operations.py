@@ -25,7 +25,7 @@ import pytest
 from pulumi import automation as auto
 
 from components.promote import preview_changes
-from tests.e2e.fleet_stack import OpsStack, registry_digest
+from tests.e2e.fleet_stack import fleet_app, OpsStack, registry_digest
 from tests.support import ROOT, host_address, inventory, pulumi_command, ssh
 
 pytestmark = pytest.mark.e2e
@@ -44,14 +44,7 @@ REDIS_CMD = "redis-server --dir /data --appendonly yes --bind 0.0.0.0 --protecte
 def ops_config(service: str = "ops", redis_port: int = REDIS_PORT) -> dict[str, Any]:
     registry = inventory()["registry"]
     return {
-        "service": service,
-        "image": "fleetform/busybox",
-        "registry": {
-            "server": registry,
-            "username": inventory()["registry_user"],
-            "password": ["REGISTRY_PASSWORD"],
-        },
-        "builder": {"arch": "arm64"},
+        **fleet_app(service),
         "servers": {
             "web": {
                 "hosts": [host_address("h1"), host_address("h2")],

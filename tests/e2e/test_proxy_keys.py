@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 from pulumi import automation as auto
 
-from tests.e2e.fleet_stack import OpsStack
-from tests.support import host_address, inventory, ssh
+from tests.e2e.fleet_stack import fleet_app, OpsStack
+from tests.support import inventory, host_address, ssh
 
 pytestmark = pytest.mark.e2e
 
@@ -96,14 +96,7 @@ def keys_config(pages: Path) -> dict[str, Any]:
     registry = inventory()["registry"]
     h1 = host_address("h1")
     return {
-        "service": "pk",
-        "image": "fleetform/busybox",
-        "registry": {
-            "server": registry,
-            "username": inventory()["registry_user"],
-            "password": ["REGISTRY_PASSWORD"],
-        },
-        "builder": {"arch": "arm64"},
+        **fleet_app("pk"),
         "servers": {
             "web": {
                 "hosts": [h1],
