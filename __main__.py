@@ -51,16 +51,7 @@ def main() -> None:
     )
     registry = None
     if plan.registry is not None:
-        registry = RegistryLogin(
-            server=plan.registry.server,
-            username=plan.registry.username,
-            password=config.require_secret(plan.registry.password_secret),
-            secret_username=(
-                config.require_secret(plan.registry.username_secret)
-                if plan.registry.username_secret is not None
-                else None
-            ),
-        )
+        registry = RegistryLogin.from_stack(config, plan.registry)
     secret_env = {name: config.require_secret(name) for name in secret_names}
 
     host_keys = {h.host: settings.host_keys.key_for(h.host, deploy.ssh.port) for h in plan.hosts}

@@ -138,13 +138,4 @@ def accessory_registry(config: pulumi.Config, placement: Placement) -> RegistryL
     """The login for an accessory's own registry, its password from the stack's secrets."""
     if placement.registry is None:
         return None
-    return RegistryLogin(
-        server=placement.registry.server,
-        username=placement.registry.username,
-        password=config.require_secret(placement.registry.password_secret),
-        secret_username=(
-            config.require_secret(placement.registry.username_secret)
-            if placement.registry.username_secret is not None
-            else None
-        ),
-    )
+    return RegistryLogin.from_stack(config, placement.registry)

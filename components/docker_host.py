@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components import docker_scripts
+from components.config.model import RegistryConfig
 from components.remote_command import JumpHost, SshConnection, host_command
 
 
@@ -21,6 +22,20 @@ class RegistryLogin:
     password: pulumi.Output[str]
     secret_username: pulumi.Output[str] | None = None
     """The user name when deploy.yml names it as a secret; then `username` is empty."""
+
+    @classmethod
+    def from_stack(cls, config: pulumi.Config, registry: RegistryConfig) -> RegistryLogin:
+        """The login `registry` names, its secrets read from the stack."""
+        return cls(
+            server=registry.server,
+            username=registry.username,
+            password=config.require_secret(registry.password_secret),
+            secret_username=(
+                config.require_secret(registry.username_secret)
+                if registry.username_secret is not None
+                else None
+            ),
+        )
 
     def user(self) -> pulumi.Input[str]:
         return self.secret_username if self.secret_username is not None else self.username
