@@ -14,6 +14,8 @@ from components.config.model import secret_source
 from components.docker_host import DockerHost, DockerHostArgs, RegistryLogin
 from components.errors import DeployConfigError, PlanError
 from components.host_key_check import PinnedHost, check_host_keys
+from components.hooks import Deferred, Hooks, HooksArgs, run_pre_connect
+from components.config.hooks import HooksConfig, build_fingerprint, find_hooks, project_root
 from components.outputs import host_summary, placement_table
 from components.plan import build_plan
 from components.promotion import check_digests_cover_plan, check_no_floating_images
@@ -48,11 +50,22 @@ def main() -> None:
         )
     secret_env = {name: config.require_secret(name) for name in secret_names}
 
+    hook_args = HooksArgs(
+        plan=find_hooks(deploy.hooks or HooksConfig(), settings.deploy_file),
+        service=deploy.service,
+        destination=settings.destination,
+        hosts=[h.host for h in plan.hosts],
+        roles=list(plan.role_names),
+        digests=settings.app_digests,
+        project_root=str(project_root(settings.deploy_file)),
+    )
     host_keys = {h.host: settings.host_keys.key_for(h.host, deploy.ssh.port) for h in plan.hosts}
     if not pulumi.runtime.is_dry_run():
+        run_pre_connect(hook_args, settings.command_timeout)
         # A preview never contacts hosts; an update first checks that each offers its pinned key.
         check_host_keys([PinnedHost(h, deploy.ssh.port, key) for h, key in host_keys.items()])
     ssh_key = private_key(settings, deploy.ssh.keys)
+    hooks = Hooks("hooks", hook_args)
     hosts = {}
     for host in plan.hosts:
         hosts[host.host] = DockerHost(
@@ -69,6 +82,8 @@ def main() -> None:
                 version_key=version_key,
                 command_timeout=settings.command_timeout,
                 registry=registry,
+                hooks=hooks,
+                roles=[*host.roles, *host.accessories],
             ),
         )
 
@@ -84,8 +99,14 @@ def main() -> None:
         # Pinned digests (promotion, rollback): deploy exactly these bytes and build nothing.
         check_digests_cover_plan(plan, settings.app_digests, "fleetform:appDigests")
         digests = pulumi.Output.from_input(settings.app_digests)
+        built: list[pulumi.Resource] = []
     else:
-        digests = AppImage(
+        build_identity = build_fingerprint(
+            plan.builder.context, plan.builder.dockerfile, repository, *plan.builds,
+            *(f"{k}={v}" for k, v in sorted(plan.builder.args)),
+        )  # fmt: skip
+        pre_build = hooks.command("pre-build", triggers=[build_identity], versioned=False)
+        image = AppImage(
             "app",
             AppImageArgs(
                 repository=repository,
@@ -94,17 +115,31 @@ def main() -> None:
                 dockerfile=plan.builder.dockerfile,
                 build_args=dict(plan.builder.args),
                 registry=registry,
+                after=[pre_build] if pre_build is not None else [],
             ),
-        ).digests
+        )
+        digests, built = image.digests, [image]
+    hook_args.digests = digests
+    # pre-deploy runs before any container changes, again whenever one does (its identity).
+    identity = Deferred()
+    pre_deploy = hooks.command("pre-deploy", triggers=[identity.output], depends_on=built)
+    gate: list[pulumi.Resource] = [pre_deploy] if pre_deploy is not None else []
     # One host's proxy at a time: an image upgrade never takes every host's port 80 down at once.
     proxies: dict[str, Proxy] = {}
     previous: list[pulumi.Resource] = []
     for proxy in plan.proxies:
         proxies[proxy.host] = Proxy(
             f"proxy-{proxy.host}",
-            ProxyArgs(placement=proxy, host=hosts[proxy.host], stack=stack, depends_on=previous),
+            ProxyArgs(
+                placement=proxy,
+                host=hosts[proxy.host],
+                stack=stack,
+                depends_on=[*previous, *gate],
+                hooks=hooks,
+                roles=[p.name for p in plan.placements_for(proxy.host) if p.proxy is not None],
+            ),
         )
-        previous = [proxies[proxy.host].command]
+        previous = proxies[proxy.host].done
 
     def app_role(role: str, after: list[pulumi.Resource]) -> AppRole:
         return AppRole(
@@ -128,14 +163,15 @@ def main() -> None:
                 drain_timeout=plan.drain_timeout,
                 readiness_delay=plan.readiness_delay,
                 after=after,
+                hooks=hooks,
             ),
         )
 
     # Kamal boots the primary role's first batch before any other role, unless parallel_roles.
     roles: dict[str, AppRole] = {}
-    barrier: list[pulumi.Resource] = []
+    barrier: list[pulumi.Resource] = gate
     if plan.primary_role in plan.role_names:
-        roles[plan.primary_role] = app_role(plan.primary_role, [])
+        roles[plan.primary_role] = app_role(plan.primary_role, gate)
         if not plan.boot.parallel_roles:
             barrier = list(roles[plan.primary_role].first_batch)
     for role in plan.role_names:
@@ -154,10 +190,22 @@ def main() -> None:
                 version_key=version_key,
                 readiness_timeout=settings.readiness_timeout,
                 repairs=settings.repairs,
+                after=gate,
             ),
         )
         for name in plan.accessory_names
     }
+    deployed = pulumi.Output.all(
+        *(n for r in roles.values() for n in r.container_names),
+        *(n for a in accessories.values() for n in a.container_names),
+        *(p.settings_hash for p in proxies.values()),
+    )
+    identity.resolve(deployed)
+    hooks.command(
+        "post-deploy",
+        triggers=[deployed],
+        depends_on=[*proxies.values(), *roles.values(), *accessories.values()],
+    )
 
     pulumi.export("appDigests", digests)
     pulumi.export("placements", placement_table(plan))

@@ -23,6 +23,8 @@ class AccessoryArgs:
     readiness_timeout: int = 90
     repairs: Mapping[str, int] = field(default_factory=dict)
     """Repair generation by container resource name (fleetform:repairs)."""
+    after: Sequence[pulumi.Resource] = ()
+    """What every container of the accessory waits for (the pre-deploy hook)."""
 
 
 class Accessory(pulumi.ComponentResource):
@@ -38,6 +40,8 @@ class Accessory(pulumi.ComponentResource):
         super().__init__("fleetform:index:Accessory", name, None, opts)
         containers: dict[str, pulumi.Output[str]] = {}
         platforms: dict[str, pulumi.Output[str]] = {}
+        self.container_names: list[pulumi.Output[str]] = []
+        """Every container's name (its identity), for the deploy-wide hooks' triggers."""
         for placement in args.placements:
             host = args.hosts[placement.host]
             # An accessory without a declared arch runs as whatever its host really is.
@@ -60,6 +64,8 @@ class Accessory(pulumi.ComponentResource):
                     # Old and new versions share the data directories: never both at once.
                     exclusive=True,
                     repair=args.repairs.get(f"{name}-{placement.host}", 0),
+                    depends_on=args.after,
+                    names=self.container_names,
                 ),
                 parent=self,
             )

@@ -22,6 +22,8 @@ class AppImageArgs:
     dockerfile: str
     build_args: Mapping[str, str] = field(default_factory=dict)
     registry: RegistryLogin | None = None
+    after: Sequence[pulumi.Resource] = ()
+    """What every build waits for (the pre-build hook)."""
 
 
 def _builder() -> docker_build.BuilderConfigArgs | None:
@@ -70,7 +72,7 @@ class AppImage(pulumi.ComponentResource):
                 push=True,
                 registries=registries or None,
                 builder=_builder(),
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.after)),
             )
         self.digests = (
             pulumi.Output.all(**{platform: image.digest for platform, image in images.items()})

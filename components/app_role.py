@@ -13,6 +13,7 @@ from components.config import KAMAL_DEPLOY_TIMEOUT, KAMAL_DRAIN_TIMEOUT
 from components.container import HostContainerArgs, host_container, secret_env_of
 from components.docker_host import DockerHost
 from components.errors import PlanError
+from components.hooks import BootHooks, Hooks
 from components.plan import Placement
 from components.proxy import Proxy
 
@@ -48,6 +49,8 @@ class AppRoleArgs:
     """Kamal's `drain_timeout`: when set, unproxied containers' stop timeout too."""
     readiness_delay: int | None = None
     """Kamal's `readiness_delay`: seconds an unproxied container must keep running."""
+    hooks: Hooks | None = None
+    """pre-app-boot and post-app-boot run around each batch."""
 
 
 # fleetform's stop timeout for app containers (Kamal uses drain_timeout when there is no proxy).
@@ -73,11 +76,21 @@ class AppRole(pulumi.ComponentResource):
     ) -> None:
         super().__init__("fleetform:index:AppRole", name, None, opts)
         limit = args.boot_limit or len(args.placements) or 1
-        self.first_batch: list[remote.Command] = []
-        previous_batch: list[remote.Command] = []
+        self.first_batch: list[pulumi.Resource] = []
+        previous_batch: list[pulumi.Resource] = []
         containers: dict[str, pulumi.Output[str]] = {}
+        self.container_names: list[pulumi.Output[str]] = []
+        """Every container's name (its identity), for the deploy-wide hooks' triggers."""
         for start in range(0, len(args.placements), limit):
             batch: list[remote.Command] = []
+            names: list[pulumi.Output[str]] = []
+            boot_hooks = BootHooks(
+                args.hooks,
+                f"-{name}-{start // limit}",
+                args.role,
+                [p.host for p in args.placements[start : start + limit]],
+                list(previous_batch if start else args.after),
+            )
             for placement in args.placements[start : start + limit]:
                 if placement.platform is None:
                     # A role pulls by the digest of its platform, so it cannot wait for a probe.
@@ -89,7 +102,7 @@ class AppRole(pulumi.ComponentResource):
                 route = None
                 # The first batch waits for `after` (the primary role's first batch), later ones
                 # for the batch before them.
-                depends_on = list(previous_batch if start else args.after)
+                depends_on = [*(previous_batch if start else args.after), *boot_hooks.before]
                 stop_timeout = STOP_TIMEOUT
                 steady_checks = 2
                 if placement.proxy is not None:
@@ -127,14 +140,16 @@ class AppRole(pulumi.ComponentResource):
                         depends_on=depends_on,
                         route=route,
                         steady_checks=steady_checks,
+                        names=names,
                     ),
                     parent=self,
                 )
                 batch.append(container)
                 containers[placement.host] = container.stdout
+            self.container_names.extend(names)
+            previous_batch = boot_hooks.after(batch, names)
             if not start:
-                self.first_batch = batch
-            previous_batch = batch
+                self.first_batch = previous_batch
         self.containers = (
             pulumi.Output.all(**containers).apply(dict)
             if containers

@@ -46,6 +46,8 @@ class HostContainerArgs:
     """Served through the host's kamal-proxy: no host port, traffic switched by the proxy."""
     steady_checks: int = 2
     """Seconds a container without healthcheck must keep running (Kamal's `readiness_delay`)."""
+    names: list[pulumi.Output[str]] | None = None
+    """Collects the container's name, its identity, for the hooks that guard its replacement."""
 
 
 def secret_env_of(
@@ -130,6 +132,8 @@ def host_container(name: str, args: HostContainerArgs, parent: pulumi.Resource) 
             named_spec
         )
     )
+    if args.names is not None:
+        args.names.append(spec.apply(lambda s: s.name))
     return host_command(
         name,
         connection=connection,

@@ -12,6 +12,7 @@ from components.config.model import DeployConfig, EnvConfig
 from components.config.proxy import read_top_proxy
 from components.config.aliases import read_aliases
 from components.config.boot import read_boot
+from components.config.hooks import read_hooks
 from components.config.builder import read_app_image, read_builder
 from components.config.registry import read_registry
 from components.config.ssh import read_ssh
@@ -41,14 +42,12 @@ TOP_LEVEL_KEYS = frozenset(
         "service", "image", "servers", "primary_role", "builder", "registry", "env",
         "accessories", "ssh", "boot", "volumes", "labels", "retain_containers", "proxy",
         "deploy_timeout", "drain_timeout", "readiness_delay", "aliases",
-        "require_destination", "minimum_version", "logging",
+        "require_destination", "minimum_version", "logging", "hooks_path", "hooks_output",
     }
 )  # fmt: skip
 
 TOP_LEVEL_NOT_YET: Mapping[str, str] = {
     "asset_path": "asset bridging (old and new assets merged into one volume) is not built",
-    "hooks_path": "hooks are not run yet",
-    "hooks_output": "hooks are not run yet",
     "secrets_path": "secrets live in the Pulumi stack; `secrets import FILE` reads any path",
     "error_pages_path": "custom kamal-proxy error pages are not uploaded yet",
     "allow_empty_roles": "roles without hosts are not planned yet",
@@ -199,4 +198,12 @@ def parse_config(
         drain_timeout=timeouts["drain_timeout"],
         readiness_delay=timeouts["readiness_delay"],
         aliases=tuple(read_aliases(section.get("aliases")).items()),
+        hooks=read_hooks(
+            section.get("hooks_path"),
+            section.get("hooks_output"),
+            has_path=section.has("hooks_path"),
+            has_output=section.has("hooks_output"),
+        )
+        if section.has("hooks_path") or section.has("hooks_output")
+        else None,
     )

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from components.config.hooks import HooksConfig
 
 Arch = Literal["amd64", "arm64"]
 ARCHES: tuple[Arch, ...] = ("amd64", "arm64")
@@ -252,6 +255,8 @@ class DeployConfig:
     aliases: Pairs = ()
     """Kamal's `aliases`: (name, command line) in file order, for `python -m components NAME`."""
     """The destination whose file was merged in by load_config, if any."""
+    hooks: HooksConfig | None = None
+    """Kamal's `hooks_path` and `hooks_output`; None when the file sets neither."""
 
     @property
     def app_repository(self) -> str:
