@@ -122,7 +122,11 @@ def main() -> None:
     hook_args.digests = digests
     # pre-deploy runs before any container changes, again whenever one does (its identity).
     identity = Deferred()
-    pre_deploy = hooks.command("pre-deploy", triggers=[identity.output], depends_on=built)
+    pre_deploy = hooks.command(
+        "pre-deploy",
+        triggers=[identity.output],
+        depends_on=[*built, *(r for host in hosts.values() for r in host.ready)],
+    )
     gate: list[pulumi.Resource] = [pre_deploy] if pre_deploy is not None else []
     # One host's proxy at a time: an image upgrade never takes every host's port 80 down at once.
     proxies: dict[str, Proxy] = {}

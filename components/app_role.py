@@ -89,7 +89,14 @@ class AppRole(pulumi.ComponentResource):
                 f"-{name}-{start // limit}",
                 args.role,
                 [p.host for p in args.placements[start : start + limit]],
-                list(previous_batch if start else args.after),
+                [
+                    *(previous_batch if start else args.after),
+                    *(
+                        r
+                        for p in args.placements[start : start + limit]
+                        for r in args.hosts[p.host].ready
+                    ),
+                ],
             )
             for placement in args.placements[start : start + limit]:
                 if placement.platform is None:

@@ -22,9 +22,12 @@ from pulumi_command import local
 from components.config.hooks import HookName, HookOutput, HookPlan
 from components.errors import DeployConfigError
 
-# Secrets of the Pulumi CLI itself, which its plugins (and so a hook) would inherit; Kamal has no
+# Secrets of the Pulumi CLI itself, which the program and its plugins (and so a hook) would
+# inherit: PULUMI_CONFIG holds the stack's decrypted config, its secrets included. Kamal has no
 # such variables, and a hook has no need of them.
 _INHERITED_SECRETS = (
+    "PULUMI_CONFIG",
+    "PULUMI_CONFIG_SECRET_KEYS",
     "PULUMI_CONFIG_PASSPHRASE",
     "PULUMI_CONFIG_PASSPHRASE_FILE",
     "PULUMI_ACCESS_TOKEN",
@@ -227,7 +230,11 @@ def run_pre_connect(args: HooksArgs, timeout: int) -> None:
         environment["KAMAL_VERSION"] = kamal_version(args.digests)
         environment["KAMAL_SERVICE_VERSION"] = service_version(args.service, args.digests)
 
-    env = {k: v for k, v in os.environ.items() if k not in _INHERITED_SECRETS}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in _INHERITED_SECRETS and not k.startswith("PULUMI_CONFIG")
+    }
     try:
         done = subprocess.run(
             ["/bin/sh", "-c", hook_script(path)],
