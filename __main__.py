@@ -208,7 +208,12 @@ def main() -> None:
     hooks.command(
         "post-deploy",
         triggers=[deployed],
-        depends_on=[*proxies.values(), *roles.values(), *accessories.values()],
+        depends_on=[
+            *(step for p in proxies.values() for step in p.done),
+            *(step for r in roles.values() for step in r.done),
+            *roles.values(),
+            *accessories.values(),
+        ],
     )
 
     pulumi.export("appDigests", digests)

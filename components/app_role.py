@@ -157,6 +157,8 @@ class AppRole(pulumi.ComponentResource):
             previous_batch = boot_hooks.after(batch, names)
             if not start:
                 self.first_batch = previous_batch
+        self.done = previous_batch
+        """The last batch, or its post-app-boot hook: what a step after this role waits for."""
         self.containers = (
             pulumi.Output.all(**containers).apply(dict)
             if containers

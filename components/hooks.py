@@ -138,9 +138,7 @@ class Hooks(pulumi.ComponentResource):
         if versioned and args.digests is not None:
             digests = pulumi.Output.from_input(args.digests)
             env["KAMAL_VERSION"] = digests.apply(kamal_version)
-            env["KAMAL_SERVICE_VERSION"] = digests.apply(
-                lambda d: service_version(args.service, d)
-            )
+            env["KAMAL_SERVICE_VERSION"] = digests.apply(lambda d: service_version(args.service, d))
         return pulumi.Output.all(**env).apply(dict)
 
     def command(
