@@ -35,10 +35,13 @@ HOOK = """#!/bin/sh
 line="$(basename "$0") at=$(date +%s) cwd=$(pwd) passphrase=${{PULUMI_CONFIG_PASSPHRASE:-none}}"
 line="$line secret=$(env | grep -c first-secret) $(env | grep '^KAMAL_' | sort | tr '\\n' ' ')"
 printf '%s\\n' "$line" >> {dir}/log
+echo "said-by-$(basename "$0")"
 """
 
 
-def hooks_config(hooks_dir: Path, greeting: str = "one") -> dict[str, Any]:
+def hooks_config(
+    hooks_dir: Path, greeting: str = "one", proxy: dict[str, Any] | None = None
+) -> dict[str, Any]:
     inv = inventory()
     return {
         "service": "hk",
@@ -54,15 +57,21 @@ def hooks_config(hooks_dir: Path, greeting: str = "one") -> dict[str, Any]:
                 "hosts": [host_address("h1"), host_address("h2")],
                 "arch": "arm64",
                 "cmd": WEB_CMD,
-                "options": {"publish": f"{WEB_PORT}:8080"},
+                **({} if proxy else {"options": {"publish": f"{WEB_PORT}:8080"}}),
             },
-            "jobs": {"hosts": [host_address("h3")], "arch": "arm64", "cmd": JOBS_CMD},
+            "jobs": {
+                "hosts": [host_address("h3")],
+                "arch": "arm64",
+                "cmd": JOBS_CMD,
+                "proxy": False,
+            },
         },
         "env": {"clear": {"GREETING": greeting}, "secret": ["APP_SECRET"]},
         "boot": {"limit": 1},
         "retain_containers": 1,
         "hooks_path": str(hooks_dir),
-        "hooks_output": {"pre-deploy": ":verbose"},
+        "hooks_output": {"pre-deploy": ":quiet", "post-deploy": ":verbose"},
+        **({"proxy": proxy} if proxy else {}),
     }
 
 
@@ -183,7 +192,12 @@ def test_a_no_op_up_runs_only_pre_connect(stack: OpsStack) -> None:
 def test_an_env_change_runs_the_deploy_hooks_again_but_not_docker_setup(stack: OpsStack) -> None:
     before = container_ids()
     stack.write(hooks_config(stack.hooks_dir, greeting="two"))  # type: ignore[attr-defined]
-    assert stack.up().summary.result == "succeeded"
+    shown: list[str] = []
+    assert stack.stack.up(color="never", on_output=shown.append).summary.result == "succeeded"
+    # hooks_output: post-deploy is :verbose, pre-deploy :quiet, the others Kamal's default.
+    output = "".join(shown)
+    assert "said-by-post-deploy" in output
+    assert "said-by-pre-deploy" not in output and "said-by-post-app-boot" not in output
     steps = order(runs(stack))
     h1, h2, h3 = (host_address(n) for n in ("h1", "h2", "h3"))
     everyone = f"{h1},{h2},{h3}"
@@ -204,6 +218,7 @@ def test_a_failing_pre_deploy_changes_nothing_and_a_rerun_after_the_fix_converge
     fail.touch()
     stack.write(hooks_config(stack.hooks_dir, greeting="three"))  # type: ignore[attr-defined]
     error = stack.failing_up()
+    # A failing hook's output is in the error even when its output is :quiet.
     assert "pre-deploy" in error and "CI is red" in error
     steps = [r["hook"] for r in runs(stack)]
     assert steps == ["pre-connect"]
@@ -227,3 +242,37 @@ def test_a_non_executable_hook_is_refused_by_name(stack: OpsStack) -> None:
         hook.chmod(0o755)
     assert f"hook {hook} is not an executable file" in error
     assert runs(stack) == []
+
+
+def proxy_settings(log_max_size: str | None = None) -> dict[str, Any]:
+    run: dict[str, Any] = {"registry": inventory()["registry"]}
+    if log_max_size is not None:
+        run["log_max_size"] = log_max_size
+    return {"app_port": 8080, "healthcheck": {"path": "/", "interval": 1, "timeout": 2},
+            "run": run}  # fmt: skip
+
+
+def test_proxy_hooks_run_around_a_proxy_replacement_not_its_first_boot(stack: OpsStack) -> None:
+    hooks_dir: Path = stack.hooks_dir  # type: ignore[attr-defined]
+    stack.write(hooks_config(hooks_dir, greeting="four", proxy=proxy_settings()))
+    assert stack.up().summary.result == "succeeded"
+    first = [r["hook"] for r in runs(stack)]
+    assert "pre-proxy-reboot" not in first and "post-proxy-reboot" not in first
+    assert "pre-deploy" in first
+
+    stack.write(hooks_config(hooks_dir, greeting="four", proxy=proxy_settings("20m")))
+    assert stack.up().summary.result == "succeeded"
+    records = runs(stack)
+    steps = order(records)
+    h1, h2 = host_address("h1"), host_address("h2")
+    assert (
+        steps.index(f"pre-proxy-reboot:{h1}")
+        < steps.index(f"post-proxy-reboot:{h1}")
+        < steps.index(f"pre-proxy-reboot:{h2}")
+        < steps.index(f"post-proxy-reboot:{h2}")
+    )
+    assert steps[1].startswith("pre-deploy:") and steps[-1].startswith("post-deploy:")
+    # The app containers stay: no app-boot hooks.
+    assert not [s for s in steps if "app-boot" in s]
+    reboot = next(r for r in records if r["hook"] == "pre-proxy-reboot")
+    assert reboot["KAMAL_ROLES"] == "web"
