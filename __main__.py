@@ -14,8 +14,8 @@ from components.config.model import secret_source
 from components.docker_host import DockerHost, DockerHostArgs, RegistryLogin
 from components.errors import DeployConfigError, PlanError
 from components.host_key_check import PinnedHost, check_host_keys
-from components.hooks import Deferred, Hooks, HooksArgs, run_pre_connect
-from components.config.hooks import HooksConfig, build_fingerprint, find_hooks, project_root
+from components.hooks import Hooks, HooksArgs, run_pre_connect
+from components.config.hooks import HooksConfig, find_hooks, project_root
 from components.outputs import host_summary, placement_table
 from components.plan import build_plan
 from components.promotion import check_digests_cover_plan, check_no_floating_images
@@ -101,11 +101,6 @@ def main() -> None:
         digests = pulumi.Output.from_input(settings.app_digests)
         built: list[pulumi.Resource] = []
     else:
-        build_identity = build_fingerprint(
-            plan.builder.context, plan.builder.dockerfile, repository, *plan.builds,
-            *(f"{k}={v}" for k, v in sorted(plan.builder.args)),
-        )  # fmt: skip
-        pre_build = hooks.command("pre-build", triggers=[build_identity], versioned=False)
         image = AppImage(
             "app",
             AppImageArgs(
@@ -115,19 +110,18 @@ def main() -> None:
                 dockerfile=plan.builder.dockerfile,
                 build_args=dict(plan.builder.args),
                 registry=registry,
-                after=[pre_build] if pre_build is not None else [],
+                after=hooks.pre_build(
+                    plan.builder.context,
+                    plan.builder.dockerfile,
+                    repository,
+                    plan.builds,
+                    plan.builder.args,
+                ),  # fmt: skip
             ),
         )
         digests, built = image.digests, [image]
-    hook_args.digests = digests
-    # pre-deploy runs before any container changes, again whenever one does (its identity).
-    identity = Deferred()
-    pre_deploy = hooks.command(
-        "pre-deploy",
-        triggers=[identity.output],
-        depends_on=[*built, *(r for host in hosts.values() for r in host.ready)],
-    )
-    gate: list[pulumi.Resource] = [pre_deploy] if pre_deploy is not None else []
+    # Kamal's pre-deploy: after the build and the hosts' setup, before any container changes.
+    gate = hooks.pre_deploy(digests, [*built, *(r for h in hosts.values() for r in h.ready)])
     # One host's proxy at a time: an image upgrade never takes every host's port 80 down at once.
     proxies: dict[str, Proxy] = {}
     previous: list[pulumi.Resource] = []
@@ -199,22 +193,15 @@ def main() -> None:
         )
         for name in plan.accessory_names
     }
-    deployed = pulumi.Output.all(
-        *(n for r in roles.values() for n in r.container_names),
-        *(n for a in accessories.values() for n in a.container_names),
-        *(p.settings_hash for p in proxies.values()),
-    )
-    identity.resolve(deployed)
-    hooks.command(
-        "post-deploy",
-        triggers=[deployed],
-        depends_on=[
-            *(step for p in proxies.values() for step in p.done),
-            *(step for r in roles.values() for step in r.done),
-            *roles.values(),
-            *accessories.values(),
+    hooks.post_deploy(
+        [
+            *(n for r in roles.values() for n in r.container_names),
+            *(n for a in accessories.values() for n in a.container_names),
+            *(p.settings_hash for p in proxies.values()),
         ],
-    )
+        [*(s for p in proxies.values() for s in p.done), *(s for r in roles.values() for s in r.done),
+         *accessories.values()],
+    )  # fmt: skip
 
     pulumi.export("appDigests", digests)
     pulumi.export("placements", placement_table(plan))

@@ -19,7 +19,7 @@ from typing import Any
 import pulumi
 from pulumi_command import local
 
-from components.config.hooks import HookName, HookOutput, HookPlan
+from components.config.hooks import HookName, HookOutput, HookPlan, build_fingerprint
 from components.errors import DeployConfigError
 
 # Secrets of the Pulumi CLI itself, which the program and its plugins (and so a hook) would
@@ -118,7 +118,39 @@ class Hooks(pulumi.ComponentResource):
         super().__init__("fleetform:index:Hooks", name, None, opts)
         self._name = name
         self._args = args
+        self._identity = Deferred()
         self.register_outputs({})
+
+    def pre_build(
+        self, context: str, dockerfile: str, repository: str, platforms: Sequence[str],
+        build_args: Sequence[tuple[str, str]],
+    ) -> list[pulumi.Resource]:  # fmt: skip
+        """pre-build, run again whenever the build's inputs change; what the build waits for."""
+        fingerprint = build_fingerprint(
+            context, dockerfile, repository, *platforms,
+            *(f"{key}={value}" for key, value in sorted(build_args)),
+        )  # fmt: skip
+        hook = self.command("pre-build", triggers=[fingerprint], versioned=False)
+        return [hook] if hook is not None else []
+
+    def pre_deploy(
+        self, digests: pulumi.Input[Mapping[str, str]], depends_on: Sequence[pulumi.Resource]
+    ) -> list[pulumi.Resource]:
+        """pre-deploy, after the build: what every container and proxy waits for.
+
+        It runs again whenever the deploy's identity changes, given later to `post_deploy`.
+        """
+        self._args.digests = digests
+        hook = self.command("pre-deploy", triggers=[self._identity.output], depends_on=depends_on)
+        return [hook] if hook is not None else []
+
+    def post_deploy(
+        self, identity: Sequence[pulumi.Output[str]], depends_on: Sequence[pulumi.Resource]
+    ) -> None:
+        """post-deploy after everything; `identity` names every container and proxy deployed."""
+        deployed = pulumi.Output.all(*identity)
+        self._identity.resolve(deployed)
+        self.command("post-deploy", triggers=[deployed], depends_on=depends_on)
 
     def has(self, hook: HookName) -> bool:
         return self._args.plan.file(hook) is not None
