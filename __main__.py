@@ -14,7 +14,7 @@ from components.config.model import secret_source
 from components.docker_host import DockerHost, DockerHostArgs, RegistryLogin
 from components.errors import DeployConfigError, PlanError
 from components.host_key_check import PinnedHost, check_host_keys
-from components.hooks import Hooks, HooksArgs, run_pre_connect
+from components.hooks import Hooks, HooksArgs, release_pending, run_pre_connect
 from components.config.hooks import HooksConfig, find_hooks, project_root
 from components.outputs import host_summary, placement_table
 from components.plan import build_plan
@@ -222,3 +222,5 @@ try:
 except (DeployConfigError, PlanError) as error:
     # A config mistake is the user's to fix, not a crash: show the message, not a traceback.
     raise pulumi.RunError(str(error)) from None
+finally:
+    release_pending()

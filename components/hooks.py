@@ -89,10 +89,26 @@ class Deferred:
         self.output: pulumi.Output[Any] = pulumi.Output.from_input(self._future).apply(
             lambda inner: inner
         )
+        _PENDING.append(self)
 
     def resolve(self, value: pulumi.Input[Any]) -> None:
+        if self in _PENDING:
+            _PENDING.remove(self)
         if not self._future.done():
             self._future.set_result(pulumi.Output.from_input(value))
+
+
+_PENDING: list[Deferred] = []
+
+
+def release_pending() -> None:
+    """Resolves what a failed program left pending, so Pulumi reports the error and never hangs.
+
+    The SDK waits for every registration before it reports a program's exception; a hook whose
+    trigger would never resolve would hold `pulumi up` (and a preview) forever.
+    """
+    for deferred in list(_PENDING):
+        deferred.resolve("program failed")
 
 
 @dataclass

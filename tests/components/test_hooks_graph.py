@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import os
 import runpy
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pulumi
 import pytest
 import yaml
+from pathlib import Path
 
 from components.config.hooks import HOOK_NAMES
 from tests.components.test_graph import ROOT, SEED_ARCH, Recorded, RecordingMocks
@@ -176,3 +179,52 @@ def test_hooks_carry_kamal_variables_and_no_secret(graph: tuple[RecordingMocks, 
     for name, values in inputs.items():
         assert "app-secret" not in repr(values) and "registry-pass" not in repr(values), name
         assert "KAMAL_RECORDED_AT" not in values.get("environment", {}), name
+
+
+def failing_program(tmp_path: Path) -> None:
+    """A program that fails after declaring hooks; run in its own process (it could hang)."""
+    (tmp_path / ".kamal" / "hooks").mkdir(parents=True)
+    for name in ("pre-deploy", "pre-app-boot"):
+        (tmp_path / ".kamal" / "hooks" / name).write_text("#!/bin/sh\n")
+        (tmp_path / ".kamal" / "hooks" / name).chmod(0o755)
+    (tmp_path / "config").mkdir()
+    deploy = {
+        "service": "app",
+        "image": "org/app",
+        "builder": {"arch": ["arm64", "amd64"]},
+        "servers": {"web": {"hosts": ["10.203.0.11"]}},
+    }
+    (tmp_path / "config" / "deploy.yml").write_text(yaml.safe_dump(deploy))
+    (tmp_path / "known_hosts").write_text("10.203.0.11 ssh-ed25519 AAAAkey\n")
+    (tmp_path / "id").write_text("not-a-real-key")
+    pulumi.runtime.set_mocks(RecordingMocks(), project="fleetform", stack="unit", preview=True)
+    for key, value in {
+        "deployFile": str(tmp_path / "config" / "deploy.yml"),
+        "sshPrivateKeyPath": str(tmp_path / "id"),
+        "knownHostsFile": str(tmp_path / "known_hosts"),
+    }.items():
+        pulumi.runtime.set_config(f"fleetform:{key}", value)
+
+    @pulumi.runtime.test
+    def run() -> None:
+        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+
+    passphrase = os.environ.pop("PULUMI_CONFIG_PASSPHRASE", None)
+    try:
+        with pytest.raises(pulumi.RunError, match="servers/web/arch: 10.203.0.11 has no declared"):
+            run()
+    finally:
+        if passphrase is not None:
+            os.environ["PULUMI_CONFIG_PASSPHRASE"] = passphrase
+
+
+def test_a_program_that_fails_after_a_hook_is_declared_reports_its_error(
+    tmp_path: Path,
+) -> None:
+    """The hooks' deferred triggers are released, so the error is reported instead of a hang."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys; from tests.components.test_hooks_graph import "
+         f"failing_program; failing_program(__import__('pathlib').Path({str(tmp_path)!r}))"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -184,6 +184,17 @@ def test_first_up_runs_each_hook_at_its_point_with_kamals_environment(stack: Ops
     assert web_text(h1) == "one\n"
 
 
+def test_a_preview_runs_no_hook_even_with_changes_pending(stack: OpsStack) -> None:
+    hooks_dir: Path = stack.hooks_dir  # type: ignore[attr-defined]
+    stack.write(hooks_config(hooks_dir, greeting="pending"))
+    try:
+        preview = stack.stack.preview(color="never", diff=True)
+    finally:
+        stack.write(hooks_config(hooks_dir))
+    assert preview.change_summary.get("replace", 0) > 0
+    assert runs(stack) == []
+
+
 def test_a_no_op_up_runs_only_pre_connect(stack: OpsStack) -> None:
     assert stack.up().summary.result == "succeeded"
     assert [r["hook"] for r in runs(stack)] == ["pre-connect"]
