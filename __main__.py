@@ -10,12 +10,14 @@ from components.accessory import Accessory, AccessoryArgs, accessory_registry
 from components.app_image import AppImage, AppImageArgs
 from components.app_role import AppRole, AppRoleArgs
 from components.config import KAMAL_DEPLOY_TIMEOUT, KAMAL_DRAIN_TIMEOUT, load_config
-from components.config.accessory_mounts import project_root
+from components.config.project import project_root
 from components.config.model import secret_source
 from components.docker_host import DockerHost, DockerHostArgs, RegistryLogin
 from components.errors import DeployConfigError, PlanError
 from components.host_key_check import PinnedHost, check_host_keys, hosts_to_scan
 from components.interrupt import end_quietly_on_interrupt
+from components.hooks import Hooks, HooksArgs, release_pending, run_pre_connect
+from components.config.hooks import HooksConfig, find_hooks
 from components.outputs import host_summary, placement_table
 from components.plan import build_plan
 from components.promotion import check_digests_cover_plan, check_no_floating_images
@@ -54,13 +56,24 @@ def main() -> None:
         registry = RegistryLogin.from_stack(config, plan.registry)
     secret_env = {name: config.require_secret(name) for name in secret_names}
 
+    hook_args = HooksArgs(
+        plan=find_hooks(deploy.hooks or HooksConfig(), settings.deploy_file),
+        service=deploy.service,
+        destination=settings.destination,
+        hosts=[h.host for h in plan.hosts],
+        roles=list(plan.role_names),
+        digests=settings.app_digests,
+        project_root=str(project_root(settings.deploy_file)),
+    )
     host_keys = {h.host: settings.host_keys.key_for(h.host, deploy.ssh.port) for h in plan.hosts}
     jump = jump_host(deploy.ssh.proxy, settings.host_keys)
     if not pulumi.runtime.is_dry_run():
+        run_pre_connect(hook_args, settings.command_timeout)
         # A preview never contacts hosts; an update first checks that each offers its pinned key.
         jump_pin = PinnedHost(jump.host, jump.port, jump.host_key) if jump else None
         check_host_keys(hosts_to_scan(host_keys, deploy.ssh.port, jump_pin))
     ssh_key = private_key(settings, deploy.ssh.keys, deploy.ssh.key_data)
+    hooks = Hooks("hooks", hook_args)
     hosts = {}
     for host in plan.hosts:
         hosts[host.host] = DockerHost(
@@ -78,6 +91,8 @@ def main() -> None:
                 command_timeout=settings.command_timeout,
                 registry=registry,
                 jump=jump,
+                hooks=hooks,
+                roles=[*host.roles, *host.accessories],
             ),
         )
 
@@ -93,8 +108,9 @@ def main() -> None:
         # Pinned digests (promotion, rollback): deploy exactly these bytes and build nothing.
         check_digests_cover_plan(plan, settings.app_digests, "fleetform:appDigests")
         digests = pulumi.Output.from_input(settings.app_digests)
+        built: list[pulumi.Resource] = []
     else:
-        digests = AppImage(
+        image = AppImage(
             "app",
             AppImageArgs(
                 repository=repository,
@@ -112,8 +128,18 @@ def main() -> None:
                 if plan.builder.cache
                 else None,
                 ssh=plan.builder.ssh,
+                after=hooks.pre_build(
+                    plan.builder.context,
+                    plan.builder.dockerfile,
+                    repository,
+                    plan.builds,
+                    plan.builder.args,
+                ),  # fmt: skip
             ),
-        ).digests
+        )
+        digests, built = image.digests, [image]
+    # Kamal's pre-deploy: after the build and the hosts' setup, before any container changes.
+    gate = hooks.pre_deploy(digests, [*built, *(r for h in hosts.values() for r in h.ready)])
     error_pages = (
         read_error_pages(deploy.error_pages_path, project_root(settings.deploy_file))
         if deploy.error_pages_path
@@ -125,9 +151,16 @@ def main() -> None:
     for proxy in plan.proxies:
         proxies[proxy.host] = Proxy(
             f"proxy-{proxy.host}",
-            ProxyArgs(placement=proxy, host=hosts[proxy.host], stack=stack, depends_on=previous),
+            ProxyArgs(
+                placement=proxy,
+                host=hosts[proxy.host],
+                stack=stack,
+                depends_on=[*previous, *gate],
+                hooks=hooks,
+                roles=[p.name for p in plan.placements_for(proxy.host) if p.proxy is not None],
+            ),
         )
-        previous = [proxies[proxy.host].command]
+        previous = proxies[proxy.host].done
 
     def app_role(role: str, after: list[pulumi.Resource]) -> AppRole:
         return AppRole(
@@ -153,14 +186,15 @@ def main() -> None:
                 after=after,
                 proxy_secrets={name: config.require_secret(name) for name in certificate_names},
                 error_pages=error_pages,
+                hooks=hooks,
             ),
         )
 
     # Kamal boots the primary role's first batch before any other role, unless parallel_roles.
     roles: dict[str, AppRole] = {}
-    barrier: list[pulumi.Resource] = []
+    barrier: list[pulumi.Resource] = gate
     if plan.primary_role in plan.role_names:
-        roles[plan.primary_role] = app_role(plan.primary_role, [])
+        roles[plan.primary_role] = app_role(plan.primary_role, gate)
         if not plan.boot.parallel_roles:
             barrier = list(roles[plan.primary_role].first_batch)
     for role in plan.role_names:
@@ -184,10 +218,20 @@ def main() -> None:
                 proxies=proxies,
                 deploy_timeout=plan.deploy_timeout or KAMAL_DEPLOY_TIMEOUT,
                 drain_timeout=plan.drain_timeout or KAMAL_DRAIN_TIMEOUT,
+                after=gate,
             ),
         )
         for name in plan.accessory_names
     }
+    hooks.post_deploy(
+        [
+            *(n for r in roles.values() for n in r.container_names),
+            *(n for a in accessories.values() for n in a.container_names),
+            *(p.settings_hash for p in proxies.values()),
+        ],
+        [*(s for p in proxies.values() for s in p.done), *(s for r in roles.values() for s in r.done),
+         *accessories.values()],
+    )  # fmt: skip
 
     pulumi.export("appDigests", digests)
     pulumi.export("placements", placement_table(plan))
@@ -209,3 +253,5 @@ try:
 except (DeployConfigError, PlanError) as error:
     # A config mistake is the user's to fix, not a crash: show the message, not a traceback.
     raise pulumi.RunError(str(error)) from None
+finally:
+    release_pending()

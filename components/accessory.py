@@ -35,6 +35,8 @@ class AccessoryArgs:
     """Host to its kamal-proxy: a proxied accessory is routed there and waits for it."""
     deploy_timeout: int = KAMAL_DEPLOY_TIMEOUT
     drain_timeout: int = KAMAL_DRAIN_TIMEOUT
+    after: Sequence[pulumi.Resource] = ()
+    """What every container of the accessory waits for (the pre-deploy hook)."""
 
 
 class Accessory(pulumi.ComponentResource):
@@ -50,6 +52,8 @@ class Accessory(pulumi.ComponentResource):
         super().__init__("fleetform:index:Accessory", name, None, opts)
         containers: dict[str, pulumi.Output[str]] = {}
         platforms: dict[str, pulumi.Output[str]] = {}
+        self.container_names: list[pulumi.Output[str]] = []
+        """Every container's name (its identity), for the deploy-wide hooks' triggers."""
         for placement in args.placements:
             host = args.hosts[placement.host]
             # An accessory without a declared arch runs as whatever its host really is.
@@ -98,8 +102,9 @@ class Accessory(pulumi.ComponentResource):
                     repair=args.repairs.get(f"{name}-{placement.host}", 0),
                     uploads=_uploads(placement, args.environ, secret_env),
                     docker_config=docker_config,
-                    depends_on=depends_on,
+                    depends_on=[*depends_on, *args.after],
                     route=route,
+                    names=self.container_names,
                 ),
                 parent=self,
             )

@@ -31,6 +31,8 @@ class AppImageArgs:
     cache_repository: str | None = None
     """Where `cache` is kept, e.g. `10.203.0.1:5000/fleetform/hello-build-cache`."""
     ssh: Sequence[SshForward] = ()
+    after: Sequence[pulumi.Resource] = ()
+    """What every build waits for (the pre-build hook)."""
 
 
 def _builder() -> docker_build.BuilderConfigArgs | None:
@@ -115,7 +117,7 @@ class AppImage(pulumi.ComponentResource):
                     for forward in args.ssh
                 ]
                 or None,
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.after)),
             )
         self.digests = (
             pulumi.Output.all(**{platform: image.digest for platform, image in images.items()})

@@ -13,6 +13,7 @@ from components.config import KAMAL_DEPLOY_TIMEOUT, KAMAL_DRAIN_TIMEOUT
 from components.container import HostContainerArgs, host_container, secret_env_of
 from components.docker_host import DockerHost
 from components.errors import PlanError
+from components.hooks import BootHooks, Hooks
 from components.plan import Placement
 from components.docker_scripts import ProxyRoute
 from components.proxy import Proxy, RouteFilesArgs, route_files
@@ -53,6 +54,8 @@ class AppRoleArgs:
     """Secrets by name for `proxy/ssl`'s custom certificates and keys."""
     error_pages: tuple[tuple[str, str], ...] = ()
     """`error_pages_path`'s pages (name, text), served by kamal-proxy for every proxied role."""
+    hooks: Hooks | None = None
+    """pre-app-boot and post-app-boot run around each batch."""
 
 
 # fleetform's stop timeout for app containers (Kamal uses drain_timeout when there is no proxy).
@@ -78,11 +81,28 @@ class AppRole(pulumi.ComponentResource):
     ) -> None:
         super().__init__("fleetform:index:AppRole", name, None, opts)
         limit = args.boot_limit or len(args.placements) or 1
-        self.first_batch: list[remote.Command] = []
-        previous_batch: list[remote.Command] = []
+        self.first_batch: list[pulumi.Resource] = []
+        previous_batch: list[pulumi.Resource] = []
         containers: dict[str, pulumi.Output[str]] = {}
+        self.container_names: list[pulumi.Output[str]] = []
+        """Every container's name (its identity), for the deploy-wide hooks' triggers."""
         for start in range(0, len(args.placements), limit):
             batch: list[remote.Command] = []
+            names: list[pulumi.Output[str]] = []
+            boot_hooks = BootHooks(
+                args.hooks,
+                f"-{name}-{start // limit}",
+                args.role,
+                [p.host for p in args.placements[start : start + limit]],
+                [
+                    *(previous_batch if start else args.after),
+                    *(
+                        r
+                        for p in args.placements[start : start + limit]
+                        for r in args.hosts[p.host].ready
+                    ),
+                ],
+            )
             for placement in args.placements[start : start + limit]:
                 if placement.platform is None:
                     # A role pulls by the digest of its platform, so it cannot wait for a probe.
@@ -94,7 +114,7 @@ class AppRole(pulumi.ComponentResource):
                 route = None
                 # The first batch waits for `after` (the primary role's first batch), later ones
                 # for the batch before them.
-                depends_on = list(previous_batch if start else args.after)
+                depends_on = [*(previous_batch if start else args.after), *boot_hooks.before]
                 stop_timeout = STOP_TIMEOUT
                 steady_checks = 2
                 if placement.proxy is not None:
@@ -125,14 +145,18 @@ class AppRole(pulumi.ComponentResource):
                         depends_on=depends_on,
                         route=route,
                         steady_checks=steady_checks,
+                        names=names,
                     ),
                     parent=self,
                 )
                 batch.append(container)
                 containers[placement.host] = container.stdout
+            self.container_names.extend(names)
+            previous_batch = boot_hooks.after(batch, names)
             if not start:
-                self.first_batch = batch
-            previous_batch = batch
+                self.first_batch = previous_batch
+        self.done = previous_batch
+        """The last batch, or its post-app-boot hook: what a step after this role waits for."""
         self.containers = (
             pulumi.Output.all(**containers).apply(dict)
             if containers

@@ -51,6 +51,8 @@ class HostContainerArgs:
     """Secret: the placement's files, one base64 line each (accessory_uploads.upload_lines)."""
     docker_config: str | None = None
     """The Docker config dir to pull with, when not the host's (an accessory's own registry)."""
+    names: list[pulumi.Output[str]] | None = None
+    """Collects the container's name, its identity, for the hooks that guard its replacement."""
 
 
 def secret_env_of(
@@ -156,6 +158,8 @@ def host_container(name: str, args: HostContainerArgs, parent: pulumi.Resource) 
             named_spec
         )
     )
+    if args.names is not None:
+        args.names.append(spec.apply(lambda s: s.name))
     return host_command(
         name,
         connection=connection,

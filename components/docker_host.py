@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 
 from components import docker_scripts
 from components.config.model import RegistryConfig
+from components.hooks import Hooks
 from components.remote_command import JumpHost, SshConnection, host_command
 
 
@@ -86,6 +88,10 @@ class DockerHostArgs:
     registry: RegistryLogin | None = None
     jump: JumpHost | None = None
     """The jump host (deploy.yml's ssh/proxy) every connection to this host goes through."""
+    hooks: Hooks | None = None
+    """docker-setup runs once the host is probed, before fleetform sets anything up there."""
+    roles: Sequence[str] = ()
+    """The roles and accessories on this host (KAMAL_ROLES of docker-setup)."""
 
 
 class DockerHost(pulumi.ComponentResource):
@@ -125,7 +131,21 @@ class DockerHost(pulumi.ComponentResource):
             opts=child,
         )
         self.arch = probe.stdout.apply(docker_scripts.normalise_machine)
-        after_probe = pulumi.ResourceOptions(parent=self, depends_on=[probe])
+        setup = None
+        if args.hooks is not None:
+            # Run again exactly when the probe is: a new host, port, user or declared arch.
+            setup = args.hooks.command(
+                "docker-setup",
+                f"-{name}",
+                hosts=[args.address],
+                roles=list(args.roles),
+                triggers=[args.address, args.port, args.user, args.declared_arch or "probe"],
+                depends_on=[probe],
+                versioned=False,
+            )
+        after_probe = pulumi.ResourceOptions(
+            parent=self, depends_on=[probe, *([setup] if setup is not None else [])]
+        )
         network = host_command(
             f"{name}-network",
             connection=self.connection,

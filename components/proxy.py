@@ -10,6 +10,7 @@ from pulumi_command import remote
 
 from components import proxy_files, proxy_scripts
 from components.docker_host import DockerHost
+from components.hooks import Hooks
 from components.plan import ProxyPlacement
 from components.remote_command import host_command
 
@@ -21,6 +22,10 @@ class ProxyArgs:
     stack: str
     depends_on: Sequence[pulumi.Resource] = ()
     """The previous host's proxy: an image upgrade replaces one host's proxy at a time."""
+    hooks: Hooks | None = None
+    """pre-proxy-reboot and post-proxy-reboot run around a replacement of this proxy."""
+    roles: Sequence[str] = ()
+    """The roles this proxy serves (KAMAL_ROLES of its hooks)."""
 
 
 class Proxy(pulumi.ComponentResource):
@@ -37,6 +42,10 @@ class Proxy(pulumi.ComponentResource):
     """The proxy container's id."""
     command: remote.Command
     """What proxied app containers on this host wait for."""
+    settings_hash: pulumi.Output[str]
+    """The proxy's identity: a change replaces its container."""
+    done: list[pulumi.Resource]
+    """What the next host's proxy waits for: this one, and its post-proxy-reboot hook."""
 
     def __init__(
         self, name: str, args: ProxyArgs, opts: pulumi.ResourceOptions | None = None
@@ -60,15 +69,39 @@ class Proxy(pulumi.ComponentResource):
                 docker_config=host.docker_config,
             )
         )
+        self.settings_hash = spec.apply(lambda s: s.settings_hash)
+        hook_args = {"hosts": [placement.host], "roles": list(args.roles)}
+        before: list[pulumi.Resource] = []
+        if args.hooks is not None:
+            pre = args.hooks.reboot_command(
+                "pre-proxy-reboot",
+                f"-{placement.host}",
+                identity=self.settings_hash,
+                depends_on=[*host.ready, *args.depends_on],
+                **hook_args,
+            )
+            before = [pre] if pre is not None else []
         self.command = host_command(
             f"{name}-container",
             connection=host.connection,
             create=spec.apply(proxy_scripts.proxy_create_script),
             update=proxy_scripts.proxy_read_script(),
             delete=spec.apply(proxy_scripts.proxy_delete_script),
-            triggers=[spec.apply(lambda s: s.settings_hash)],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*host.ready, *args.depends_on]),
+            triggers=[self.settings_hash],
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[*host.ready, *args.depends_on, *before]
+            ),
         )
+        post = None
+        if args.hooks is not None:
+            post = args.hooks.reboot_command(
+                "post-proxy-reboot",
+                f"-{placement.host}",
+                identity=self.settings_hash,
+                depends_on=[self.command],
+                **hook_args,
+            )
+        self.done = [self.command, *([post] if post is not None else [])]
         self.container = self.command.stdout
         self.register_outputs({"platform": self.platform, "container": self.container})
 

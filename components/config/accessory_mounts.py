@@ -27,17 +27,6 @@ _OWNER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(?::[A-Za-z0-9_][A-Za-z0-9_.-]
 _PATH_CHARACTERS = re.compile(r"^[A-Za-z0-9_./@+=-]+$")
 
 
-def project_root(source: str) -> Path:
-    """Where relative `files` are read from: the directory that holds `config/deploy.yml`.
-
-    Kamal reads them from its working directory, the project root; fleetform runs elsewhere, so
-    the root is found from the deploy file: the parent of its `config` directory, or else the
-    deploy file's own directory.
-    """
-    directory = Path(source).resolve().parent
-    return directory.parent if directory.name == "config" else directory
-
-
 def read_files(value: object, path: str, root: Path) -> tuple[AccessoryFile, ...]:
     files = tuple(
         _file(item, child_path(path, index), root)

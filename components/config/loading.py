@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from components.config.accessories import read_accessories
-from components.config.accessory_mounts import project_root
+from components.config.project import project_root
 from components.config.container_settings import (
     read_env,
     read_env_tags,
@@ -18,6 +18,7 @@ from components.config.model import DeployConfig, EnvConfig
 from components.config.proxy import read_top_proxy
 from components.config.aliases import read_aliases
 from components.config.boot import read_boot
+from components.config.hooks import read_hooks
 from components.config.builder import read_app_image, read_builder
 from components.config.registry import read_registry
 from components.config.ssh import read_ssh
@@ -48,14 +49,12 @@ TOP_LEVEL_KEYS = frozenset(
         "accessories", "ssh", "boot", "volumes", "labels", "retain_containers", "proxy",
         "deploy_timeout", "drain_timeout", "readiness_delay", "aliases",
         "require_destination", "minimum_version", "logging", "allow_empty_roles",
-        "error_pages_path",
+        "error_pages_path", "hooks_path", "hooks_output",
     }
 )  # fmt: skip
 
 TOP_LEVEL_NOT_YET: Mapping[str, str] = {
     "asset_path": "asset bridging (old and new assets merged into one volume) is not built",
-    "hooks_path": "hooks are not run yet",
-    "hooks_output": "hooks are not run yet",
     "secrets_path": "secrets live in the Pulumi stack; `secrets import FILE` reads any path",
     "run_directory": "fleetform keeps its host files under ~/.fleetform/<stack>, one per stack",
     "sshkit": "fleetform does not use SSHKit: each remote command is one pulumi-command session",
@@ -223,6 +222,14 @@ def parse_config(
             if section.has("error_pages_path")
             else None
         ),
+        hooks=read_hooks(
+            section.get("hooks_path"),
+            section.get("hooks_output"),
+            has_path=section.has("hooks_path"),
+            has_output=section.has("hooks_output"),
+        )
+        if section.has("hooks_path") or section.has("hooks_output")
+        else None,
     )
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from components.config.hooks import HooksConfig
 
 Arch = Literal["amd64", "arm64"]
 ARCHES: tuple[Arch, ...] = ("amd64", "arm64")
@@ -402,6 +405,8 @@ class DeployConfig:
 
     error_pages_path: str | None = None
     """Kamal's `error_pages_path`: the directory whose 4xx.html/5xx.html kamal-proxy serves."""
+    hooks: HooksConfig | None = None
+    """Kamal's `hooks_path` and `hooks_output`; None when the file sets neither."""
 
     @property
     def app_repository(self) -> str:

@@ -11,7 +11,7 @@ import pytest
 from components import docker_scripts
 from components.accessory_uploads import read_source, rendered, upload_lines
 from components.config import parse_config
-from components.config.accessory_mounts import project_root
+from components.config.project import project_root
 from components.config.model import AccessoryFile, DirectoryMount
 from components.errors import DeployConfigError, PlanError
 from components.plan import build_plan
