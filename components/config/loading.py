@@ -49,13 +49,12 @@ TOP_LEVEL_KEYS = frozenset(
         "accessories", "ssh", "boot", "volumes", "labels", "retain_containers", "proxy",
         "deploy_timeout", "drain_timeout", "readiness_delay", "aliases",
         "require_destination", "minimum_version", "logging", "allow_empty_roles",
-        "error_pages_path", "hooks_path", "hooks_output",
+        "error_pages_path", "hooks_path", "hooks_output", "secrets_path",
     }
 )  # fmt: skip
 
 TOP_LEVEL_NOT_YET: Mapping[str, str] = {
     "asset_path": "asset bridging (old and new assets merged into one volume) is not built",
-    "secrets_path": "secrets live in the Pulumi stack; `secrets import FILE` reads any path",
     "run_directory": "fleetform keeps its host files under ~/.fleetform/<stack>, one per stack",
     "sshkit": "fleetform does not use SSHKit: each remote command is one pulumi-command session",
     "output": "output loggers (OTel, file) are not built; `pulumi up --json` and the engine's "
@@ -217,6 +216,11 @@ def parse_config(
         aliases=tuple(read_aliases(section.get("aliases")).items()),
         env_tags=env_tags,
         allow_empty_roles=allow_empty_roles,
+        secrets_path=(
+            string_value(section.get("secrets_path"), "secrets_path")
+            if section.has("secrets_path")
+            else None
+        ),
         error_pages_path=(
             _error_pages_path(section.get("error_pages_path"))
             if section.has("error_pages_path")

@@ -405,6 +405,8 @@ class DeployConfig:
 
     error_pages_path: str | None = None
     """Kamal's `error_pages_path`: the directory whose 4xx.html/5xx.html kamal-proxy serves."""
+    secrets_path: str | None = None
+    """Kamal's `secrets_path`: where `secrets import` looks by default (`.kamal/secrets`)."""
     hooks: HooksConfig | None = None
     """Kamal's `hooks_path` and `hooks_output`; None when the file sets neither."""
 

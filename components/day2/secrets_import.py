@@ -1,4 +1,8 @@
-"""`python -m components secrets import PATH --stack NAME`: Kamal's secrets file into stack secrets.
+"""`python -m components secrets import [PATH] --stack NAME`: Kamal's secrets into stack secrets.
+
+Without PATH, Kamal's own files are read: `<secrets_path>-common`, then `<secrets_path>` (or
+`<secrets_path>.<destination>` for a stack with a destination), later keys winning; secrets_path
+comes from the stack's deploy file, default `.kamal/secrets` in the project root.
 
 Each key becomes the stack's secret `fleetform:KEY` through `pulumi config set --secret`, its
 value on stdin. Values never reach an argv, stdout or stderr: only key names are printed.
@@ -15,11 +19,21 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from components.config import load_config
+from components.config.project import project_root
 from components.day2 import arguments as options
 from components.day2.secrets_file import SecretsFileError, parse_secrets_file
-from components.day2.stack_access import NAMESPACE, StackAccessError, StackReader, set_secret
+from components.day2.stack_access import (
+    NAMESPACE,
+    ROOT,
+    StackAccessError,
+    StackReader,
+    set_secret,
+)
 
 EXIT_PARTLY_SET = 1
+# Kamal's default secrets_path, relative to the project root.
+KAMAL_SECRETS_PATH = ".kamal/secrets"
 
 
 def register(commands: Any) -> None:
@@ -31,7 +45,12 @@ def register(commands: Any) -> None:
         "import", add_help=False, help="set every key of a Kamal secrets file as a stack secret"
     )
     options.add_help(load)
-    load.add_argument("path", metavar="PATH", help="the dotenv secrets file, e.g. .kamal/secrets")
+    load.add_argument(
+        "path",
+        metavar="PATH",
+        nargs="?",
+        help="a dotenv secrets file; default: Kamal's files under the deploy file's secrets_path",
+    )
     options.add_stack(load)
     load.add_argument(
         "--dry-run", action="store_true", help="read the file and name the keys, set nothing"
@@ -54,21 +73,52 @@ def run_shell(command: str, extra: Mapping[str, str]) -> tuple[int, str]:
     return done.returncode, done.stdout
 
 
-def _import(arguments: argparse.Namespace) -> int:
-    path = Path(arguments.path)
+def kamal_secrets_files(base: Path, destination: str | None) -> list[Path]:
+    """Kamal's lookup: `<base>-common`, then `<base>` or `<base>.<destination>`; later wins."""
+    own = base.with_name(f"{base.name}.{destination}") if destination else base
+    return [base.with_name(f"{base.name}-common"), own]
+
+
+def _default_files(reader: StackReader) -> list[Path]:
+    deploy_file = ROOT / (reader.setting("deployFile") or "config/deploy.yml")
+    destination = reader.setting("destination")
+    base = Path(load_config(deploy_file, destination).secrets_path or KAMAL_SECRETS_PATH)
+    if not base.is_absolute():
+        base = project_root(deploy_file) / base
+    candidates = kamal_secrets_files(base, destination)
+    found = [path for path in candidates if path.exists()]
+    if not found:
+        raise SecretsFileError(
+            f"secrets_path: neither {candidates[0]} nor {candidates[1]} exists "
+            "(name a file: secrets import PATH)"
+        )
+    return found
+
+
+def _read(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SecretsFileError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as error:
         raise SecretsFileError(f"{path}: cannot be read ({error})") from None
+
+
+def _import(arguments: argparse.Namespace) -> int:
     reader = StackReader(arguments.stack)
     reader.settings()  # An unknown stack fails here, before any command of the file runs.
-    parsed = parse_secrets_file(text, source=str(path), environ=os.environ, run_command=run_shell)
-    secrets = parsed.secrets
+    paths = [Path(arguments.path)] if arguments.path else _default_files(reader)
+    secrets: dict[str, str] = {}
+    skipped: set[str] = set()
+    for path in paths:
+        parsed = parse_secrets_file(
+            _read(path), source=str(path), environ=os.environ, run_command=run_shell
+        )
+        secrets.update(parsed.secrets)
+        skipped |= parsed.extract_sources & set(parsed.values)
     if not secrets:
-        raise SecretsFileError(f"{path}: defines no secrets")
-    for source in sorted(parsed.extract_sources & set(parsed.values)):
+        raise SecretsFileError(f"{', '.join(map(str, paths))}: defines no secrets")
+    for source in sorted(skipped):
         print(f"skipped {source}: only the source of kamal secrets extract")
     if arguments.dry_run:
         for key in secrets:

@@ -35,8 +35,8 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
         (("accessory", "reboot", "--stack", "dev"),
          "error: the following arguments are required: NAME"),
         (("app", "restart", "--stack", "dev"), "argument action: invalid choice: 'restart'"),
-        (("secrets", "import", "--stack", "dev"),
-         "error: the following arguments are required: PATH"),
+        (("secrets", "import", ".kamal/secrets"),
+         "error: the following arguments are required: --stack"),
     ],
 )  # fmt: skip
 def test_usage_errors_exit_2(args: tuple[str, ...], message: str) -> None:
