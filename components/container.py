@@ -119,6 +119,8 @@ def host_container(name: str, args: HostContainerArgs, parent: pulumi.Resource) 
             docker_config=host.docker_config,
             route=args.route,
             steady_checks=args.steady_checks,
+            asset_path=placement.asset_path.path if placement.asset_path else None,
+            asset_options=placement.asset_path.options if placement.asset_path else None,
         )
         return dataclasses.replace(
             spec, name=f"{placement.container}-{version(key, spec, env, where)}"

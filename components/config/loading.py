@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from components.config.accessories import read_accessories
+from components.config.assets import read_asset_path
 from components.config.container_settings import read_env, read_labels, read_logging
 from components.config.model import DeployConfig, EnvConfig
 from components.config.proxy import read_top_proxy
@@ -41,12 +42,11 @@ TOP_LEVEL_KEYS = frozenset(
         "service", "image", "servers", "primary_role", "builder", "registry", "env",
         "accessories", "ssh", "boot", "volumes", "labels", "retain_containers", "proxy",
         "deploy_timeout", "drain_timeout", "readiness_delay", "aliases",
-        "require_destination", "minimum_version", "logging",
+        "require_destination", "minimum_version", "logging", "asset_path",
     }
 )  # fmt: skip
 
 TOP_LEVEL_NOT_YET: Mapping[str, str] = {
-    "asset_path": "asset bridging (old and new assets merged into one volume) is not built",
     "hooks_path": "hooks are not run yet",
     "hooks_output": "hooks are not run yet",
     "secrets_path": "secrets live in the Pulumi stack; `secrets import FILE` reads any path",
@@ -146,6 +146,9 @@ def parse_config(
     if section.has("primary_role"):
         primary_role = string_value(section.get("primary_role"), "primary_role")
     route, proxy_run = read_top_proxy(section.get("proxy"))
+    asset_path = None
+    if section.has("asset_path"):
+        asset_path = read_asset_path(section.get("asset_path"), "asset_path")
     roles = read_servers(
         section.require("servers"),
         builder=builder,
@@ -154,7 +157,13 @@ def parse_config(
         proxy=route,
         primary_role=primary_role,
         logging=read_logging(section.get("logging"), "logging") if section.has("logging") else None,
+        asset_path=asset_path,
     )
+    if asset_path is not None and not any(role.proxy is not None for role in roles):
+        raise DeployConfigError(
+            f"asset_path: only proxied roles bridge assets, and no role is behind kamal-proxy "
+            f"(got {describe(asset_path.spec)})"
+        )
     role_names = [role.name for role in roles]
     if primary_role not in role_names:
         default = "" if section.has("primary_role") else ", the default"

@@ -228,6 +228,8 @@ class RoleConfig:
     """Normalised `docker -p` specs, taken from the role's `options.publish`."""
     proxy: ProxyConfig | None = None
     """The role's route through kamal-proxy, or None when the role is not proxied."""
+    asset_path: AssetPath | None = None
+    """The role's `asset_path`, else the top-level one; only ever set on a proxied role."""
 
 
 @dataclass(frozen=True)
@@ -304,3 +306,17 @@ class DeployConfig:
             if accessory.name == name:
                 return accessory
         raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class AssetPath:
+    """Where a proxied role's assets live in its image, bridged across versions by a volume."""
+
+    path: str
+    """Absolute path in the container; the image's files there are extracted on each host."""
+    options: str | None = None
+    """Docker mount options of the bridged volume, e.g. `ro` or `ro,z`."""
+
+    @property
+    def spec(self) -> str:
+        return self.path if self.options is None else f"{self.path}:{self.options}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from components.config.assets import read_asset_path
 from components.config.container_settings import (
     checked_env,
     logging_options,
@@ -13,7 +14,15 @@ from components.config.container_settings import (
     read_logging,
     read_options,
 )
-from components.config.model import BuilderConfig, EnvConfig, Logging, Options, Pairs, RoleConfig
+from components.config.model import (
+    AssetPath,
+    BuilderConfig,
+    EnvConfig,
+    Logging,
+    Options,
+    Pairs,
+    RoleConfig,
+)
 from components.config.proxy import role_proxy
 from components.config.values import (
     Section,
@@ -26,10 +35,10 @@ from components.config.values import (
 from components.errors import DeployConfigError
 
 
-ROLE_KEYS = frozenset({"hosts", "arch", "cmd", "env", "options", "labels", "proxy", "logging"})
-ROLE_NOT_YET: Mapping[str, str] = {
-    "asset_path": "asset bridging (old and new assets merged into one volume) is not built",
-}
+ROLE_KEYS = frozenset(
+    {"hosts", "arch", "cmd", "env", "options", "labels", "proxy", "logging", "asset_path"}
+)
+ROLE_NOT_YET: Mapping[str, str] = {}
 
 
 def read_servers(
@@ -41,8 +50,13 @@ def read_servers(
     proxy: Mapping[str, Any] | None = None,
     primary_role: str = "web",
     logging: Logging | None = None,
+    asset_path: AssetPath | None = None,
 ) -> tuple[RoleConfig, ...]:
-    """The roles; `proxy` is the top-level route section every proxied role starts from."""
+    """The roles; `proxy` is the top-level route section every proxied role starts from.
+
+    `asset_path` (top level) reaches proxied roles only, as in Kamal: only they are switched
+    between versions while the previous one still serves.
+    """
     top = proxy or {}
     if isinstance(value, list):
         # Kamal's short form: a plain list of hosts is the `web` role.
@@ -59,6 +73,7 @@ def read_servers(
                 labels=labels,
                 options=logging_options(logging or Logging()),
                 proxy=route,
+                asset_path=asset_path if route is not None else None,
             ),
         )
     if not isinstance(value, Mapping):
@@ -76,6 +91,7 @@ def read_servers(
             top=top,
             primary=name == primary_role,
             logging=logging or Logging(),
+            asset_path=asset_path,
         )
         for name, role in section.items()
     ]
@@ -94,9 +110,11 @@ def _role(
     top: Mapping[str, Any],
     primary: bool,
     logging: Logging,
+    asset_path: AssetPath | None,
 ) -> RoleConfig:
     path = f"servers/{name}"
     if isinstance(value, list):
+        short_route = role_proxy(None, f"{path}/proxy", top=top, primary=primary, publishes=False)
         return RoleConfig(
             name=name,
             hosts=host_list(value, path),
@@ -104,7 +122,8 @@ def _role(
             env=env,
             labels=labels,
             options=logging_options(logging),
-            proxy=role_proxy(None, f"{path}/proxy", top=top, primary=primary, publishes=False),
+            proxy=short_route,
+            asset_path=asset_path if short_route is not None else None,
         )
     if not isinstance(value, Mapping):
         raise DeployConfigError(
@@ -143,6 +162,16 @@ def _role(
         primary=primary,
         publishes=bool(ports),
     )
+    if section.has("asset_path"):
+        asset_path = read_asset_path(section.get("asset_path"), section.child("asset_path"))
+        if route is None:
+            # Kamal skips it silently there; fleetform says so instead of ignoring the key.
+            raise DeployConfigError(
+                f"{section.child('asset_path')}: only a proxied role bridges assets, and "
+                f"{path} is not behind kamal-proxy (got {describe(asset_path.spec)})"
+            )
+    elif route is None:
+        asset_path = None
     return RoleConfig(
         name=name,
         hosts=hosts,
@@ -153,4 +182,5 @@ def _role(
         labels=role_labels,
         ports=ports,
         proxy=route,
+        asset_path=asset_path,
     )

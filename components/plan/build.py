@@ -12,6 +12,7 @@ from components.config import (
     NAME_RULE,
     AccessoryConfig,
     Arch,
+    AssetPath,
     BuilderConfig,
     DeployConfig,
     Options,
@@ -220,6 +221,7 @@ def _role_placement(
         labels=(*labels, *sorted(role.labels)),
         options=role.options,
         proxy=role.proxy,
+        asset_path=role.asset_path,
     )
 
 
@@ -281,6 +283,7 @@ def _placement(
     labels: Pairs,
     options: Options,
     proxy: ProxyConfig | None = None,
+    asset_path: AssetPath | None = None,
 ) -> Placement:
     platform = platform_of(arch)
     # Hashed in file order: reordering env in the file replaces the container, which is harmless,
@@ -290,6 +293,8 @@ def _placement(
     if proxy is not None:
         # Only proxied placements hash their route: unproxied ones keep the hashes they had.
         shape.append(route_json(proxy))
+    if asset_path is not None:
+        shape.append(["asset_path", asset_path.path, asset_path.options])
     config_hash = hashlib.sha256(
         json.dumps(shape, separators=(",", ":"), ensure_ascii=False).encode()
     ).hexdigest()
@@ -311,4 +316,5 @@ def _placement(
         options=options,
         config_hash=config_hash,
         proxy=proxy,
+        asset_path=asset_path,
     )

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from components.config import (
     Arch,
+    AssetPath,
     BootConfig,
     BuilderConfig,
     Options,
@@ -69,9 +70,11 @@ class Placement:
     """sha256 over every field above except `host`: a trigger that replaces only this container."""
     proxy: ProxyConfig | None = None
     """Roles only: the route kamal-proxy serves this container on, or None (not proxied)."""
+    asset_path: AssetPath | None = None
+    """Proxied roles only: the path bridged across versions by a volume of both versions' files."""
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        shown = {
             "host": self.host,
             "kind": self.kind,
             "name": self.name,
@@ -92,6 +95,13 @@ class Placement:
             "config_hash": self.config_hash,
             "proxy": route_json(self.proxy) if self.proxy is not None else None,
         }
+        if self.asset_path is not None:
+            # Only when set, so that plans without asset bridging keep their documented shape.
+            shown["asset_path"] = {
+                "path": self.asset_path.path,
+                "options": self.asset_path.options,
+            }
+        return shown
 
 
 def route_json(route: ProxyConfig) -> dict[str, Any]:
