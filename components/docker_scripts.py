@@ -231,6 +231,15 @@ def _asset_dir_of(stack: str, variable: str) -> str:
     return f'{host_path(f"{STATE_DIR}/{stack}/assets")}/"${variable}"'
 
 
+COPY_MISSING = """# Files of $1 missing from $2 (busybox `cp -n` skips whole existing directories).
+copy_missing() {
+  ( cd "$1" && find . ! -name . ) | while IFS= read -r file; do
+    if [ ! -e "$2/$file" ] && [ ! -L "$2/$file" ]; then cp -Rp "$1/$file" "$2/$file"; fi
+  done
+}"""
+"""A shell function: copies into directory $2 what $1 has and $2 lacks, never overwriting."""
+
+
 def _assets_script(spec: ContainerSpec) -> str:
     """Kamal's asset bridging, before the new container runs (and before any predecessor stops).
 
@@ -245,12 +254,7 @@ def _assets_script(spec: ContainerSpec) -> str:
     assets = host_path(spec.asset_dir)
     helper = q(f"{spec.name}-assets")
     source = q(f"{spec.name}-assets:{spec.asset_path}/.")
-    return f"""# Files of $1 missing from $2 (busybox `cp -n` skips whole existing directories).
-copy_missing() {{
-  ( cd "$1" && find . ! -name . ) | while IFS= read -r file; do
-    if [ ! -e "$2/$file" ] && [ ! -L "$2/$file" ]; then cp -Rp "$1/$file" "$2/$file"; fi
-  done
-}}
+    return f"""{COPY_MISSING}
 umask 022
 if [ ! -e {assets}/complete ]; then
   rm -rf {assets}

@@ -28,7 +28,7 @@ STACK = "e2e-assets"
 ASSETS = f"~/.fleetform/{STACK}/assets"
 # Only `busybox` and `sh` are sure to be in /bin: the redis image has no other applet.
 WEB_CMD = (
-    "sh -c 'busybox mkdir -p /tmp/www && echo \"$GREETING\" > /tmp/www/index.html"
+    'sh -c \'busybox mkdir -p /tmp/www && echo "$GREETING" > /tmp/www/index.html'
     " && exec busybox httpd -f -p 8080 -h /tmp/www'"
 )
 IMAGES = {"redis": ("fleetform/redis", "7.0-arm64"), "busybox": ("fleetform/busybox", "arm64")}
@@ -117,7 +117,7 @@ def test_v1_runs_with_its_own_image_files_mounted_read_only(assets: OpsStack) ->
     mount = ssh(
         h1(),
         f"docker inspect --format "
-        f"'{{{{range .Mounts}}}}{{{{if eq .Destination \"/bin\"}}}}{{{{.Source}}}} {{{{.RW}}}}"
+        f'\'{{{{range .Mounts}}}}{{{{if eq .Destination "/bin"}}}}{{{{.Source}}}} {{{{.RW}}}}'
         f"{{{{end}}}}{{{{end}}}}' {v1}",
     ).stdout.split()
     home = ssh(h1(), "echo $HOME").stdout.strip()
