@@ -147,6 +147,8 @@ def host_container(name: str, args: HostContainerArgs, parent: pulumi.Resource) 
                 for d in placement.directories
                 if d.mode or d.owner
             ),
+            asset_path=placement.asset_path.path if placement.asset_path else None,
+            asset_options=placement.asset_path.options if placement.asset_path else None,
         )
         return dataclasses.replace(
             spec, name=f"{placement.container}-{version(key, spec, env, where)}"

@@ -265,6 +265,10 @@ class ContainerSpec:
     network: str = NETWORK
     """The network to attach to; one other than fleetform's must already exist."""
     directory_access: tuple[DirectoryAccess, ...] = ()
+    asset_path: str | None = None
+    """Kamal's `asset_path`: the image's files there, bridged with the predecessor's, by volume."""
+    asset_options: str | None = None
+    """Mount options of the asset volume (`ro`, `z`, ...)."""
 
     @property
     def env_file(self) -> str:
@@ -283,6 +287,15 @@ class ContainerSpec:
         )
 
     @property
+    def asset_dir(self) -> str:
+        """This version's assets on the host: `extracted` from its image, and the mounted `volume`.
+
+        Named by the versioned container name, so a replacement never shares it with the
+        predecessor whose delete (or pruning) removes it.
+        """
+        return asset_dir(self.stack, self.name)
+
+    @property
     def published_host_ports(self) -> tuple[str, ...]:
         """Host ports this container binds (`80` of `80:8080`, `127.0.0.1:80:8080`)."""
         specs = [*self.ports, *(v for k, v in self.options if k in ("publish", "p") and v)]
@@ -296,6 +309,67 @@ class ContainerSpec:
     @property
     def stops_predecessor_first(self) -> bool:
         return self.exclusive or bool(self.published_host_ports)
+
+
+def asset_dir(stack: str, container: str) -> str:
+    return f"{STATE_DIR}/{stack}/assets/{container}"
+
+
+def _asset_dir_of(stack: str, variable: str) -> str:
+    """A shell word for the asset dir of the container named in `$variable`."""
+    return f'{host_path(f"{STATE_DIR}/{stack}/assets")}/"${variable}"'
+
+
+COPY_MISSING = """# Files of $1 missing from $2 (busybox `cp -n` skips whole existing directories).
+copy_missing() {
+  ( cd "$1" && find . ! -name . ) | while IFS= read -r file; do
+    if [ ! -e "$2/$file" ] && [ ! -L "$2/$file" ]; then cp -Rp "$1/$file" "$2/$file"; fi
+  done
+}"""
+"""A shell function: copies into directory $2 what $1 has and $2 lacks, never overwriting."""
+
+
+def _assets_script(spec: ContainerSpec) -> str:
+    """Kamal's asset bridging, before the new container runs (and before any predecessor stops).
+
+    The new version's files at `asset_path` are copied out of its image (a created, never
+    started container), into `extracted`; its `volume` starts as a copy of them. Then, with the
+    running predecessor: its extracted files go into the new volume and the new files into its
+    volume, neither ever overwriting a file already there, so each version keeps serving its own
+    files and both serve the other's. A retained version started again keeps its directory.
+    """
+    if spec.asset_path is None:
+        return ""
+    assets = host_path(spec.asset_dir)
+    helper = q(f"{spec.name}-assets")
+    source = q(f"{spec.name}-assets:{spec.asset_path}/.")
+    return f"""{COPY_MISSING}
+umask 022
+if [ ! -e {assets}/complete ]; then
+  rm -rf {assets}
+  mkdir -p {assets}/extracted
+  docker rm --force {helper} >/dev/null 2>&1 || true
+  # Never started: the command only spares images without CMD the "no command specified" error.
+  docker create --name {helper} --label {q(f"{STACK_LABEL}={spec.stack}")} \
+    --platform {q(spec.platform)} {q(spec.image)} /fleetform-never-started >/dev/null \
+    || rollback "could not create a container to extract assets"
+  if ! copied=$(docker cp -L {source} {assets}/extracted 2>&1); then
+    docker rm --force {helper} >/dev/null 2>&1 || true
+    rollback "could not copy {spec.asset_path} out of the image: $copied"
+  fi
+  docker rm --force {helper} >/dev/null 2>&1 || true
+  cp -Rp {assets}/extracted {assets}/volume
+  touch {assets}/complete
+fi
+bridged=$(docker inspect --format '{{{{if .State.Running}}}}{{{{.Name}}}}{{{{end}}}}' $previous 2>/dev/null \\
+  | tr -d / | awk 'NF {{ print; exit }}')
+old_assets={_asset_dir_of(spec.stack, "bridged")}
+if [ -n "$bridged" ] && [ -e "$old_assets/complete" ]; then
+  copy_missing "$old_assets/extracted" {assets}/volume || rollback "could not bridge the assets of $bridged"
+  copy_missing {assets}/extracted "$old_assets/volume" || echo "{spec.name}: could not add its assets to $bridged" >&2
+fi
+umask 077
+"""
 
 
 def env_file_content(clear: Iterable[tuple[str, str]], secret: Iterable[tuple[str, str]]) -> str:
@@ -326,6 +400,9 @@ def docker_run_argv(spec: ContainerSpec) -> list[str]:
         argv += ["--publish", port]
     for volume in (*spec.volumes, *spec.file_volumes()):
         argv += ["--volume", volume]
+    if spec.asset_path is not None:
+        options = f":{spec.asset_options}" if spec.asset_options else ""
+        argv += ["--volume", f"{spec.asset_dir}/volume:{spec.asset_path}{options}"]
     for key, option_value in spec.options:
         argv.append(f"--{key}" if option_value is None else f"--{key}={option_value}")
     argv.append(spec.image)
@@ -412,10 +489,11 @@ rollback() {{
   docker logs --tail 20 {name} >&2 2>&1 || true
   docker rm --force {name} >/dev/null 2>&1 || true
   rm -f {host_path(spec.env_file)}
-  {_remove_files(spec)}{restart}
+  {_remove_files(spec)}{"rm -rf " + host_path(spec.asset_dir) if spec.asset_path is not None else ":"}
+  {restart}
   exit 1
 }}
-{stop}
+{_assets_script(spec)}{stop}
 if [ -n "$restarts" ]; then
   # Same name, same inputs (the name is a hash of them): start it rather than pull and run again.
   docker start {name} >/dev/null || rollback "docker start failed"
@@ -497,6 +575,7 @@ rm -f {host_path(spec.env_file)}
 {_remove_files(spec)}docker ps -a --filter {family} --filter {stack} --filter status=exited --filter status=created \
   --format '{{{{.Names}}}} {{{{.Image}}}}' | tail -n +{spec.retain + 1} | while read -r old image; do
   docker rm --force "$old" >/dev/null 2>&1 || true
+  rm -rf {_asset_dir_of(spec.stack, "old")}
   docker image rm "$image" >/dev/null 2>&1 || true
 done"""
 
@@ -509,9 +588,10 @@ def stack_cleanup_script(stack: str) -> str:
     connection was replaced, the running containers belong to the new resources.
     """
     label = q(f"label={STACK_LABEL}={stack}")
-    return f"""for old in $(docker ps -aq --filter {label} --filter status=exited \
-    --filter status=created); do
+    return f"""for old in $(docker ps -a --filter {label} --filter status=exited \
+    --filter status=created --format '{{{{.Names}}}}'); do
   docker rm --force "$old" >/dev/null 2>&1 || true
+  rm -rf {_asset_dir_of(stack, "old")}
 done
 {network_delete_script()}"""
 

@@ -35,6 +35,7 @@ from components.config.loading import (
     parse_config,
 )
 from components.config.model import (
+    AssetPath,
     ARCHES,
     AccessoryConfig,
     Arch,
@@ -82,6 +83,7 @@ from components.config.values import (
 from components.config.yaml_text import load_yaml_text, read_yaml_file
 
 __all__ = [
+    "AssetPath",
     "ACCESSORY_KEYS",
     "ACCESSORY_NOT_YET",
     "ARCHES",

@@ -14,6 +14,7 @@ from components.config.container_settings import (
     read_labels,
     read_logging,
 )
+from components.config.assets import read_asset_path
 from components.config.model import DeployConfig, EnvConfig
 from components.config.proxy import read_top_proxy
 from components.config.aliases import read_aliases
@@ -49,12 +50,11 @@ TOP_LEVEL_KEYS = frozenset(
         "accessories", "ssh", "boot", "volumes", "labels", "retain_containers", "proxy",
         "deploy_timeout", "drain_timeout", "readiness_delay", "aliases",
         "require_destination", "minimum_version", "logging", "allow_empty_roles",
-        "error_pages_path", "hooks_path", "hooks_output", "secrets_path",
+        "error_pages_path", "hooks_path", "hooks_output", "secrets_path", "asset_path",
     }
 )  # fmt: skip
 
 TOP_LEVEL_NOT_YET: Mapping[str, str] = {
-    "asset_path": "asset bridging (old and new assets merged into one volume) is not built",
     "run_directory": "fleetform keeps its host files under ~/.fleetform/<stack>, one per stack",
     "sshkit": "fleetform does not use SSHKit: each remote command is one pulumi-command session",
     "output": "output loggers (OTel, file) are not built; `pulumi up --json` and the engine's "
@@ -159,6 +159,9 @@ def parse_config(
     if section.has("primary_role"):
         primary_role = string_value(section.get("primary_role"), "primary_role")
     route, proxy_run = read_top_proxy(section.get("proxy"))
+    asset_path = None
+    if section.has("asset_path"):
+        asset_path = read_asset_path(section.get("asset_path"), "asset_path")
     roles = read_servers(
         section.require("servers"),
         builder=builder,
@@ -169,7 +172,13 @@ def parse_config(
         logging=read_logging(section.get("logging"), "logging") if section.has("logging") else None,
         env_tags=env_tags,
         allow_empty_roles=allow_empty_roles,
+        asset_path=asset_path,
     )
+    if asset_path is not None and not any(role.proxy is not None for role in roles):
+        raise DeployConfigError(
+            f"asset_path: only proxied roles bridge assets, and no role is behind kamal-proxy "
+            f"(got {describe(asset_path.spec)})"
+        )
     role_names = [role.name for role in roles]
     if primary_role not in role_names:
         default = "" if section.has("primary_role") else ", the default"

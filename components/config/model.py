@@ -283,6 +283,8 @@ class RoleConfig:
     """The role's route through kamal-proxy, or None when the role is not proxied."""
     host_tags: HostTags = ()
     """Tags of the hosts that carry any (`servers` entries written `- HOST: TAG`)."""
+    asset_path: AssetPath | None = None
+    """The role's `asset_path`, else the top-level one; only ever set on a proxied role."""
 
     def tags_of(self, host: str) -> tuple[str, ...]:
         return dict(self.host_tags).get(host, ())
@@ -426,3 +428,17 @@ class DeployConfig:
             if accessory.name == name:
                 return accessory
         raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class AssetPath:
+    """Where a proxied role's assets live in its image, bridged across versions by a volume."""
+
+    path: str
+    """Absolute path in the container; the image's files there are extracted on each host."""
+    options: str | None = None
+    """Docker mount options of the bridged volume, e.g. `ro` or `ro,z`."""
+
+    @property
+    def spec(self) -> str:
+        return self.path if self.options is None else f"{self.path}:{self.options}"

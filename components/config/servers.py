@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from components.config.assets import read_asset_path
 from components.config.container_settings import (
     checked_env,
     logging_options,
@@ -14,6 +15,7 @@ from components.config.container_settings import (
     read_options,
 )
 from components.config.model import (
+    AssetPath,
     BuilderConfig,
     EnvConfig,
     EnvTags,
@@ -37,10 +39,10 @@ from components.config.values import (
 from components.errors import DeployConfigError
 
 
-ROLE_KEYS = frozenset({"hosts", "arch", "cmd", "env", "options", "labels", "proxy", "logging"})
-ROLE_NOT_YET: Mapping[str, str] = {
-    "asset_path": "asset bridging (old and new assets merged into one volume) is not built",
-}
+ROLE_KEYS = frozenset(
+    {"hosts", "arch", "cmd", "env", "options", "labels", "proxy", "logging", "asset_path"}
+)
+ROLE_NOT_YET: Mapping[str, str] = {}
 
 
 def read_servers(
@@ -54,8 +56,13 @@ def read_servers(
     logging: Logging | None = None,
     env_tags: EnvTags = (),
     allow_empty_roles: bool = False,
+    asset_path: AssetPath | None = None,
 ) -> tuple[RoleConfig, ...]:
-    """The roles; `proxy` is the top-level route section every proxied role starts from."""
+    """The roles; `proxy` is the top-level route section every proxied role starts from.
+
+    `asset_path` (top level) reaches proxied roles only, as in Kamal: only they are switched
+    between versions while the previous one still serves.
+    """
     top = proxy or {}
     if isinstance(value, list):
         # Kamal's short form: a plain list of hosts is the `web` role.
@@ -76,6 +83,7 @@ def read_servers(
                 options=logging_options(logging or Logging()),
                 proxy=route,
                 host_tags=host_tags,
+                asset_path=asset_path if route is not None else None,
             ),
         )
     if not isinstance(value, Mapping):
@@ -95,6 +103,7 @@ def read_servers(
             logging=logging or Logging(),
             env_tags=env_tags,
             allow_empty=allow_empty_roles,
+            asset_path=asset_path,
         )
         for name, role in section.items()
     ]
@@ -115,11 +124,13 @@ def _role(
     logging: Logging,
     env_tags: EnvTags,
     allow_empty: bool,
+    asset_path: AssetPath | None,
 ) -> RoleConfig:
     path = f"servers/{name}"
     if isinstance(value, list):
         hosts, host_tags = _role_hosts(value, path, primary=primary, allow_empty=allow_empty)
         _check_tagged_env(env, hosts, host_tags, env_tags, path)
+        short_route = role_proxy(None, f"{path}/proxy", top=top, primary=primary, publishes=False)
         return RoleConfig(
             name=name,
             hosts=hosts,
@@ -128,7 +139,8 @@ def _role(
             env=env,
             labels=labels,
             options=logging_options(logging),
-            proxy=role_proxy(None, f"{path}/proxy", top=top, primary=primary, publishes=False),
+            proxy=short_route,
+            asset_path=asset_path if short_route is not None else None,
         )
     if not isinstance(value, Mapping):
         raise DeployConfigError(
@@ -176,6 +188,16 @@ def _role(
         primary=primary,
         publishes=bool(ports),
     )
+    if section.has("asset_path"):
+        asset_path = read_asset_path(section.get("asset_path"), section.child("asset_path"))
+        if route is None:
+            # Kamal skips it silently there; fleetform says so instead of ignoring the key.
+            raise DeployConfigError(
+                f"{section.child('asset_path')}: only a proxied role bridges assets, and "
+                f"{path} is not behind kamal-proxy (got {describe(asset_path.spec)})"
+            )
+    elif route is None:
+        asset_path = None
     return RoleConfig(
         name=name,
         hosts=hosts,
@@ -187,6 +209,7 @@ def _role(
         ports=ports,
         proxy=route,
         host_tags=host_tags,
+        asset_path=asset_path,
     )
 
 

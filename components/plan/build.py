@@ -13,6 +13,7 @@ from components.config import (
     NAME_RULE,
     AccessoryConfig,
     Arch,
+    AssetPath,
     BuilderConfig,
     DeployConfig,
     Options,
@@ -235,6 +236,7 @@ def _role_placement(
         labels=(*labels, *sorted(role.labels)),
         options=role.options,
         proxy=role.proxy,
+        asset_path=role.asset_path,
     )
 
 
@@ -309,6 +311,7 @@ def _placement(
     files: tuple[AccessoryFile, ...] = (),
     network: str | None = None,
     registry: RegistryConfig | None = None,
+    asset_path: AssetPath | None = None,
 ) -> Placement:
     platform = platform_of(arch)
     # Hashed in file order: reordering env in the file replaces the container, which is harmless,
@@ -325,6 +328,8 @@ def _placement(
         shape.append(["network", network])
     if registry is not None:
         shape.append(registry_json(registry))
+    if asset_path is not None:
+        shape.append(["asset_path", asset_path.path, asset_path.options])
     config_hash = hashlib.sha256(
         json.dumps(shape, separators=(",", ":"), ensure_ascii=False).encode()
     ).hexdigest()
@@ -349,6 +354,7 @@ def _placement(
         files=files,
         network=network,
         registry=registry,
+        asset_path=asset_path,
     )
 
 

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from components.config import (
     Arch,
+    AssetPath,
     BootConfig,
     BuilderConfig,
     Options,
@@ -77,9 +78,11 @@ class Placement:
     """Accessories only: the existing Docker network to attach to instead of fleetform's."""
     registry: RegistryConfig | None = None
     """Accessories only: the registry `image` is pulled from, logged in to on its own."""
+    asset_path: AssetPath | None = None
+    """Proxied roles only: the path bridged across versions by a volume of both versions' files."""
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        shown = {
             "host": self.host,
             "kind": self.kind,
             "name": self.name,
@@ -106,6 +109,13 @@ class Placement:
             "proxy": route_json(self.proxy) if self.proxy is not None else None,
             **self._accessory_json(),
         }
+        if self.asset_path is not None:
+            # Only when set, so that plans without asset bridging keep their documented shape.
+            shown["asset_path"] = {
+                "path": self.asset_path.path,
+                "options": self.asset_path.options,
+            }
+        return shown
 
     def _accessory_json(self) -> dict[str, Any]:
         """Keys only accessories using them have, so other placements' JSON stays as it was."""

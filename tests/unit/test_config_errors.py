@@ -8,7 +8,6 @@ import pytest
 
 from components.config import (
     BUILDER_NOT_YET,
-    ROLE_NOT_YET,
     SSH_NOT_YET,
     TOP_LEVEL_NOT_YET,
     describe,
@@ -237,14 +236,6 @@ def test_role_shape() -> None:
     assert_config_error(
         "servers/web/traefik: Kamal 1 setting, removed in Kamal 2 (got true)",
         servers=web(traefik=True),
-    )
-
-
-@pytest.mark.parametrize("key", sorted(ROLE_NOT_YET))
-def test_role_keys_not_supported_yet(key: str) -> None:
-    assert_config_error(
-        f"servers/web/{key}: not supported by fleetform: {ROLE_NOT_YET[key]} (got a mapping)",
-        servers=web(**{key: {"a": 1}}),
     )
 
 
