@@ -28,7 +28,7 @@ lint:
 	$(ENV) $(PYTHON) -m ruff check components tests __main__.py
 	$(ENV) $(PYTHON) -m ruff format --check components tests __main__.py
 	$(ENV) $(PYTHON) -m mypy --strict components/config components/plan components/errors.py \
-	  components/promotion.py components/docker_scripts.py components/known_hosts.py \
+	  components/promotion.py components/docker_scripts components/known_hosts.py \
 	  components/stack_files.py components/stack_config.py components/host_key_check.py \
 	  components/day2 components/proxy_scripts.py components/interrupt.py components/accessory_uploads.py components/proxy_files.py
 
