@@ -106,13 +106,19 @@ def _read(path: Path) -> str:
 
 def _import(arguments: argparse.Namespace) -> int:
     reader = StackReader(arguments.stack)
-    reader.settings()  # An unknown stack fails here, before any command of the file runs.
-    paths = [Path(arguments.path)] if arguments.path else _default_files(reader)
+    if arguments.path:
+        # A named file that is missing is named before pulumi is asked anything.
+        texts = {Path(arguments.path): _read(Path(arguments.path))}
+        reader.settings()  # An unknown stack fails here, before any command of the file runs.
+    else:
+        reader.settings()
+        texts = {path: _read(path) for path in _default_files(reader)}
+    paths = list(texts)
     secrets: dict[str, str] = {}
     skipped: set[str] = set()
-    for path in paths:
+    for path, text in texts.items():
         parsed = parse_secrets_file(
-            _read(path), source=str(path), environ=os.environ, run_command=run_shell
+            text, source=str(path), environ=os.environ, run_command=run_shell
         )
         secrets.update(parsed.secrets)
         skipped |= parsed.extract_sources & set(parsed.values)

@@ -472,3 +472,30 @@ def test_secrets_import_refuses_a_bad_file_and_sets_nothing(
         "and kamal is not installed"
     )
     assert settings() == before
+
+
+def test_secrets_import_without_a_file_reads_kamals_files_under_secrets_path(
+    secrets_stack: auto.Stack, tmp_path: Path
+) -> None:
+    base = tmp_path / "kamal" / "secrets"
+    base.parent.mkdir()
+    own = secrets.token_hex(8)
+    (base.parent / "secrets-common").write_text("SHARED=common\nOVERRIDDEN=common\n")
+    base.write_text(f"OVERRIDDEN={own}\n")
+    deploy = yaml.safe_load((ROOT / "config" / "deploy.yml").read_text())
+    deploy["secrets_path"] = str(base)
+    deploy_file = tmp_path / "deploy.yml"
+    deploy_file.write_text(yaml.safe_dump(deploy))
+    secrets_stack.set_config("fleetform:deployFile", auto.ConfigValue(str(deploy_file)))
+    try:
+        done = cli("secrets", "import", "--stack", SECRETS_STACK)
+        assert done.returncode == 0, done.stderr
+        config = secrets_stack.get_all_config()
+        assert config["fleetform:SHARED"].value == "common"
+        assert config["fleetform:OVERRIDDEN"].value == own
+        assert config["fleetform:OVERRIDDEN"].secret
+        assert own not in done.stdout + done.stderr
+    finally:
+        secrets_stack.remove_config("fleetform:deployFile")
+        for key in ("SHARED", "OVERRIDDEN"):
+            secrets_stack.remove_config(f"fleetform:{key}")
