@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from tests.components.program import fake_ssh_files, run_program, secret_value
-from tests.components.test_graph import (
+from tests.components.program import (
     REMOTE_COMMAND,
     ROOT,
 )

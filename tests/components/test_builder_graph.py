@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from tests.components.program import fake_ssh_files, run_program, unsecret
-from tests.components.test_graph import ROOT, SECRET_SIGNATURE, SEED_ARCH
+from tests.components.program import ROOT, SECRET_SIGNATURE, SEED_ARCH
 
 pytestmark = pytest.mark.components
 

@@ -2,137 +2,40 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 import re
-import runpy
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pulumi
 import pytest
 
 from components.docker_scripts import FAMILY_LABEL, STACK_LABEL
+from tests.components.program import (
+    DIGEST,
+    REMOTE_COMMAND,
+    ROOT,
+    SEED_ARCH,
+    Recorded,
+    RecordingMocks,
+    connection,
+    fake_ssh_files,
+    run_program,
+)
 
 pytestmark = pytest.mark.components
-
-ROOT = Path(__file__).resolve().parents[2]
-SEED_ARCH = {"10.203.0.11": "arm64", "10.203.0.12": "arm64", "10.203.0.13": "arm64",
-             "10.203.0.14": "amd64"}  # fmt: skip
-DIGEST = "sha256:" + "ab" * 32
-
-
-REMOTE_COMMAND = "command:remote:Command"
-SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d"
-
-
-def connection(inputs: dict[str, Any]) -> dict[str, Any]:
-    """The SSH connection of a command; it arrives as a secret because it holds the key."""
-    value: dict[str, Any] = inputs["connection"]
-    return value["value"] if SECRET_SIGNATURE in value else value
-
-
-class RecordingMocks(pulumi.runtime.Mocks):
-    """Records every custom resource; the probe answers with the seed fleet's real arches."""
-
-    def __init__(self) -> None:
-        self.created: list[pulumi.runtime.MockResourceArgs] = []
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        self.created.append(args)
-        outputs = dict(args.inputs)
-        if args.typ == REMOTE_COMMAND:
-            outputs["stdout"] = SEED_ARCH[connection(args.inputs)["host"]] + "\n"
-        if args.typ == "docker-build:index:Image":
-            outputs["digest"] = DIGEST
-        return f"{args.name}-id", outputs
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
-        return {}
-
-
-class Recorded:
-    def __init__(self) -> None:
-        self.resources: dict[
-            str, tuple[pulumi.Resource, pulumi.ResourceOptions, dict[str, Any]]
-        ] = {}
-        self.direct: dict[str, set[str]] = {}
-
-    def transformation(
-        self, args: pulumi.ResourceTransformationArgs
-    ) -> pulumi.ResourceTransformationResult | None:
-        self.resources[args.name] = (args.resource, args.opts, dict(args.props))
-        return None
-
-    async def resolve(self) -> None:
-        """Names of everything each resource waits for: explicit depends_on and data dependencies.
-
-        Runs on the program's own event loop, where the outputs' futures live.
-        """
-        for name, (_, opts, props) in self.resources.items():
-            found: set[pulumi.Resource] = set(opts.depends_on or [])  # type: ignore[arg-type]
-            for value in _outputs_in(props):
-                found |= await value.resources()
-            self.direct[name] = {resource._name for resource in found}  # noqa: SLF001
-
-    def transitive(self, name: str) -> set[str]:
-        seen: set[str] = set()
-        todo = [name]
-        while todo:
-            for dependency in self.direct[todo.pop()]:
-                if dependency not in seen and dependency in self.resources:
-                    seen.add(dependency)
-                    todo.append(dependency)
-        return seen
-
-
-def _outputs_in(value: Any) -> Iterator[pulumi.Output[Any]]:
-    if isinstance(value, pulumi.Output):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _outputs_in(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from _outputs_in(item)
 
 
 @pytest.fixture(scope="module")
 def graph(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RecordingMocks, Recorded]]:
-    keys = tmp_path_factory.mktemp("keys")
-    (keys / "id").write_text("not-a-real-key")
-    (keys / "known_hosts").write_text(
-        "".join(f"{host} ssh-ed25519 AAAAkey{host}\n" for host in SEED_ARCH)
-    )
-    mocks = RecordingMocks()
     recorded = Recorded()
     # A preview: the program contacts no host (no host-key scan); mocks still answer every output.
-    pulumi.runtime.set_mocks(mocks, project="fleetform", stack="unit", preview=True)
-    for key, value in {
+    settings = {
         "deployFile": str(ROOT / "config" / "deploy.yml"),
-        "sshPrivateKeyPath": str(keys / "id"),
-        "knownHostsFile": str(keys / "known_hosts"),
+        **fake_ssh_files(tmp_path_factory.mktemp("keys"), SEED_ARCH),
         "REGISTRY_PASSWORD": "registry-pass",
         "APP_SECRET": "app-secret",
         "versionKey": "unit-version-key",
-    }.items():
-        pulumi.runtime.set_config(f"fleetform:{key}", value)
-
-    @pulumi.runtime.test
-    def run() -> pulumi.Output[Any]:
-        pulumi.runtime.register_stack_transformation(recorded.transformation)
-        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
-        return pulumi.Output.from_input(asyncio.ensure_future(recorded.resolve()))
-
-    # The mock stack is no dev stack: it must not see the dev passphrase the suite exports.
-    passphrase = os.environ.pop("PULUMI_CONFIG_PASSPHRASE", None)
-    try:
-        run()
-    finally:
-        if passphrase is not None:
-            os.environ["PULUMI_CONFIG_PASSPHRASE"] = passphrase
-    yield mocks, recorded
+    }
+    yield run_program(settings, recorded), recorded
 
 
 def commands(mocks: RecordingMocks, suffix: str = "") -> dict[str, dict[str, Any]]:

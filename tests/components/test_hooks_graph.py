@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import runpy
 import subprocess
@@ -16,7 +15,14 @@ import yaml
 from pathlib import Path
 
 from components.config.hooks import HOOK_NAMES
-from tests.components.test_graph import ROOT, SEED_ARCH, Recorded, RecordingMocks
+from tests.components.program import (
+    ROOT,
+    SEED_ARCH,
+    Recorded,
+    RecordingMocks,
+    fake_ssh_files,
+    run_program,
+)
 
 pytestmark = pytest.mark.components
 
@@ -36,37 +42,15 @@ def graph(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RecordingM
     deploy["hooks_output"] = {"pre-deploy": ":verbose"}
     (root / "config").mkdir()
     (root / "config" / "deploy.yml").write_text(yaml.safe_dump(deploy))
-    keys = tmp_path_factory.mktemp("keys")
-    (keys / "id").write_text("not-a-real-key")
-    (keys / "known_hosts").write_text(
-        "".join(f"{host} ssh-ed25519 AAAAkey{host}\n" for host in SEED_ARCH)
-    )
-    mocks = RecordingMocks()
     recorded = Recorded()
-    pulumi.runtime.set_mocks(mocks, project="fleetform", stack="unit", preview=True)
-    for key, value in {
+    settings = {
         "deployFile": str(root / "config" / "deploy.yml"),
-        "sshPrivateKeyPath": str(keys / "id"),
-        "knownHostsFile": str(keys / "known_hosts"),
+        **fake_ssh_files(tmp_path_factory.mktemp("keys"), SEED_ARCH),
         "REGISTRY_PASSWORD": "registry-pass",
         "APP_SECRET": "app-secret",
         "versionKey": "unit-version-key",
-    }.items():
-        pulumi.runtime.set_config(f"fleetform:{key}", value)
-
-    @pulumi.runtime.test
-    def run() -> pulumi.Output[Any]:
-        pulumi.runtime.register_stack_transformation(recorded.transformation)
-        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
-        return pulumi.Output.from_input(asyncio.ensure_future(recorded.resolve()))
-
-    passphrase = os.environ.pop("PULUMI_CONFIG_PASSPHRASE", None)
-    try:
-        run()
-    finally:
-        if passphrase is not None:
-            os.environ["PULUMI_CONFIG_PASSPHRASE"] = passphrase
-    yield mocks, recorded
+    }
+    yield run_program(settings, recorded), recorded
 
 
 def waits_for(recorded: Recorded, name: str) -> set[str]:

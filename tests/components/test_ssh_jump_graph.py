@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from tests.components.program import run_program, unsecret
-from tests.components.test_graph import (
+from tests.components.program import (
     REMOTE_COMMAND,
     connection,
 )
