@@ -128,13 +128,7 @@ def main() -> None:
                 if plan.builder.cache
                 else None,
                 ssh=plan.builder.ssh,
-                after=hooks.pre_build(
-                    plan.builder.context,
-                    plan.builder.dockerfile,
-                    repository,
-                    plan.builds,
-                    plan.builder.args,
-                ),  # fmt: skip
+                after=hooks.pre_build(plan.builder, repository, plan.builds),
             ),
         )
         digests, built = image.digests, [image]

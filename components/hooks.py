@@ -19,6 +19,7 @@ from typing import Any
 import pulumi
 from pulumi_command import local
 
+from components.config.model import BuilderConfig
 from components.config.hooks import HookName, HookOutput, HookPlan, build_fingerprint
 from components.errors import DeployConfigError
 
@@ -138,14 +139,14 @@ class Hooks(pulumi.ComponentResource):
         self.register_outputs({})
 
     def pre_build(
-        self, context: str, dockerfile: str, repository: str, platforms: Sequence[str],
-        build_args: Sequence[tuple[str, str]],
-    ) -> list[pulumi.Resource]:  # fmt: skip
-        """pre-build, run again whenever the build's inputs change; what the build waits for."""
-        fingerprint = build_fingerprint(
-            context, dockerfile, repository, *platforms,
-            *(f"{key}={value}" for key, value in sorted(build_args)),
-        )  # fmt: skip
+        self, builder: BuilderConfig, repository: str, platforms: Sequence[str]
+    ) -> list[pulumi.Resource]:
+        """pre-build, run again whenever the build's inputs change; what the build waits for.
+
+        Every builder setting is an input (the secrets by name: their values never leave the
+        stack), so a change of target, cache or ssh re-runs the hook as it rebuilds the image.
+        """
+        fingerprint = build_fingerprint(builder.context, repr(builder), repository, *platforms)
         hook = self.command("pre-build", triggers=[fingerprint], versioned=False)
         return [hook] if hook is not None else []
 

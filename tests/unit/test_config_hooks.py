@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from components.config.hooks import (
     build_fingerprint,
     find_hooks,
 )
+from components.config.model import BuilderConfig
 from components.config.project import project_root
 from components.errors import DeployConfigError
 from components.hooks import hook_script, kamal_version, service_version
@@ -148,3 +150,14 @@ def test_the_hook_script_sets_run_time_variables_and_drops_pulumis_secrets(tmp_p
     assert "hunter2" not in done.stdout and "PULUMI_CONFIG_PASSPHRASE" not in env
     assert env["KAMAL_RECORDED_AT"].endswith("Z") and env["KAMAL_PERFORMER"]
     assert env["KAMAL_RUNTIME"].isdigit()
+
+
+def test_every_builder_setting_is_a_pre_build_input(tmp_path: Path) -> None:
+    # Hooks.pre_build fingerprints repr(builder): a new target or cache rebuilds the image, and
+    # pre-build must run before that build as before any other.
+    base = BuilderConfig(context=str(tmp_path))
+    fingerprints = {
+        build_fingerprint(tmp_path, repr(builder))
+        for builder in (base, replace(base, target="production"), replace(base, secrets=("T",)))
+    }
+    assert len(fingerprints) == 3
